@@ -1,0 +1,94 @@
+"""TerminalHumanOracle: the conformance suite with a scripted rater, and how a person's answers are read."""
+
+import io
+
+import numpy as np
+import pytest
+
+from oboptim.oracles import TerminalHumanOracle, format_candidate
+from oboptim.testing.oracle_suite import OracleConformance
+
+
+class ScriptedRater(io.TextIOBase):
+    """Stands in for a person: answers each trial, in the order asked, from a queue of prepared lines."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def readline(self, size: int = -1) -> str:
+        return self.lines.pop(0) if self.lines else ""
+
+
+class TestTerminalHumanOracleConformance(OracleConformance):
+    def make_oracle(self, tmp_path):
+        self.rater = ScriptedRater()
+        return TerminalHumanOracle(input_stream=self.rater, output_stream=io.StringIO())
+
+    def before_evaluate(self, trial_ids, xs):
+        self.rater.lines = [f"{float(np.sum(x, dtype=np.float64))!r}\n" for x in xs]
+
+
+def ask(answers: str, xs=np.array([[0.5, 1.0], [2.0, 3.0]]), ids=(4, 5), **kwargs):
+    """``(outcomes, what the rater saw)`` for answers typed as one text block."""
+    shown = io.StringIO()
+    oracle = TerminalHumanOracle(input_stream=io.StringIO(answers), output_stream=shown, **kwargs)
+    return oracle.evaluate(list(ids), xs), shown.getvalue()
+
+
+def test_numbers_score_trials_and_candidates_are_shown_with_their_ids():
+    outcomes, shown = ask("1.5\n  -2e-1 \n")
+    assert [outcome.value for outcome in outcomes] == [1.5, -0.2]
+    assert "trial 4: x = [0.5, 1]" in shown and "trial 5: x = [2, 3]" in shown
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected_error"),
+    [("f lens cracked", "lens cracked"), ("FAIL  sample lost \n", "sample lost"), ("f", "marked failed by the rater")],
+)
+def test_f_or_fail_marks_a_trial_failed(answer, expected_error):
+    outcomes, _ = ask(f"{answer}\n3\n")
+    assert outcomes[0].error == expected_error
+    assert outcomes[1].value == 3.0
+
+
+def test_invalid_answers_are_asked_again_with_a_hint():
+    outcomes, shown = ask("\nabc\nnan\n7\n2\n")
+    assert [outcome.value for outcome in outcomes] == [7.0, 2.0]
+    assert "empty answer" in shown and "not a number: 'abc'" in shown and "finite" in shown
+
+
+def test_too_many_invalid_answers_fail_the_trial():
+    outcomes, _ = ask("x\n" * 5 + "1\n")
+    assert outcomes[0].error == "no valid answer after 5 attempts"
+    assert outcomes[1].value == 1.0
+
+
+def test_bounds_are_enforced():
+    outcomes, shown = ask("11\n-1\n10\n0\n", low=0, high=10)
+    assert [outcome.value for outcome in outcomes] == [10.0, 0.0]
+    assert "out of range: type a number in [0, 10]" in shown
+
+
+def test_end_of_input_fails_the_remaining_trials_and_later_batches():
+    shown = io.StringIO()
+    oracle = TerminalHumanOracle(input_stream=io.StringIO("4\n"), output_stream=shown)
+    xs = np.zeros((3, 2))
+    outcomes = oracle.evaluate([1, 2, 3], xs)
+    assert outcomes[0].value == 4.0
+    assert [outcome.error for outcome in outcomes[1:]] == ["no input (EOF)"] * 2
+    assert "trial 3" not in shown.getvalue()  # nobody to ask: the rest fail without prompting
+    assert [outcome.error for outcome in oracle.evaluate([4], xs[:1])] == ["no input (EOF)"]
+
+
+def test_candidates_are_shown_compactly():
+    assert format_candidate(np.array(3.14159265)) == "3.142"
+    assert format_candidate(np.array([[1.23456, 2.0], [3.0, 4e-7]])) == "[[1.235, 2], [3, 4e-07]]"
+    summary = format_candidate(np.arange(192.0).reshape(3, 8, 8))  # std of 0..191: sqrt((192**2 - 1) / 12)
+    assert summary == "array of shape (3, 8, 8): min 0, max 191, mean 95.5, std 55.42"
+
+
+def test_invalid_settings_are_rejected():
+    with pytest.raises(ValueError):
+        TerminalHumanOracle(io.StringIO(), io.StringIO(), low=2, high=1)
+    with pytest.raises(ValueError):
+        TerminalHumanOracle(io.StringIO(), io.StringIO(), max_attempts=0)

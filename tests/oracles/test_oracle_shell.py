@@ -1,0 +1,180 @@
+"""ShellOracle: the conformance suite, and every way a command can misbehave."""
+
+import shlex
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oboptim.oracles import ShellOracle
+from oboptim.testing.oracle_suite import OracleConformance
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_command(script: str, *args: str) -> str:
+    return " ".join(shlex.quote(part) for part in (sys.executable, str(FIXTURES / script), *args))
+
+
+def sum_oracle(*args: str, timeout: float = 10.0, **kwargs) -> ShellOracle:
+    return ShellOracle(fixture_command("jsonl_sum_oracle.py", *args), timeout=timeout, **kwargs)
+
+
+class TestShellOracleConformance(OracleConformance):
+    def make_oracle(self, tmp_path):
+        return sum_oracle()
+
+
+XS = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+IDS = [7, 8, 9]
+
+
+def test_answers_in_any_order_are_matched_by_trial_id():
+    outcomes = sum_oracle("--reverse").evaluate(IDS, XS)
+    assert [outcome.value for outcome in outcomes] == [3.0, 7.0, 11.0]
+
+
+def test_a_reported_error_fails_only_that_trial():
+    outcomes = sum_oracle("--error-for", "8").evaluate(IDS, XS)
+    assert outcomes[1].error == "sensor 8 saturated"
+    assert outcomes[0].value == 3.0 and outcomes[2].value == 11.0
+
+
+def test_a_missing_answer_fails_that_trial_with_its_id():
+    outcomes = sum_oracle("--skip", "9").evaluate(IDS, XS)
+    assert outcomes[2].error == "no answer for trial 9"
+    assert outcomes[0].value == 3.0 and outcomes[1].value == 7.0
+
+
+def test_an_answer_for_an_unknown_trial_is_ignored():
+    outcomes = sum_oracle("--unknown-id").evaluate(IDS, XS)
+    assert [outcome.value for outcome in outcomes] == [3.0, 7.0, 11.0]
+
+
+@pytest.mark.parametrize(
+    ("value_json", "expected_error"),
+    [
+        ("NaN", "oracle returned nan"),
+        ("Infinity", "oracle returned inf"),
+        ("-Infinity", "oracle returned -inf"),
+        ("1e999", "oracle returned inf"),
+        ("null", "oracle returned None; expected a finite number"),
+        ('"abc"', "oracle returned a str ('abc'); expected a finite number"),
+        ("[1, 2]", "oracle returned a list ([1, 2]); expected a finite number"),
+        ("1" + "0" * 400, "oracle returned a number too large for a float"),
+    ],
+)
+def test_bad_values_fail_their_trials(value_json, expected_error):
+    outcomes = sum_oracle(f"--value={value_json}").evaluate(IDS, XS)
+    assert all(outcome.error.startswith(expected_error) for outcome in outcomes), outcomes
+
+
+def test_huge_finite_values_are_kept():
+    outcomes = sum_oracle("--value", "1.5e308").evaluate([1], XS[:1])
+    assert outcomes[0].value == 1.5e308
+
+
+def test_malformed_lines_are_ignored_but_reported_for_unanswered_trials():
+    oracle = ShellOracle(fixture_command("malformed_oracle.py"), timeout=10)
+    first, second, third = oracle.evaluate(IDS, XS)
+    assert second.value == 4.25
+    assert first.error.startswith("no answer for trial 7; ignored 6 stdout lines, first: line 1 is not JSON")
+    assert "hello, not json" in first.error
+    assert third.error.startswith("no answer for trial 9;")
+
+
+def test_nonzero_exit_fails_unanswered_trials_with_code_and_last_stderr_line():
+    oracle = sum_oracle("--skip", "8", "--exit-code", "3", "--stderr", "CUDA out of memory")
+    outcomes = oracle.evaluate(IDS, XS)
+    assert outcomes[0].value == 3.0 and outcomes[2].value == 11.0
+    assert outcomes[1].error == "command exited with code 3; stderr: CUDA out of memory"
+
+
+def test_a_command_that_is_not_found_fails_every_trial():
+    outcomes = ShellOracle("oboptim-no-such-command-xyz", timeout=10).evaluate(IDS, XS)
+    assert all(outcome.error.startswith("command exited with code 127; stderr:") for outcome in outcomes)
+    assert "not found" in outcomes[0].error
+
+
+def test_a_missing_working_directory_fails_every_trial(tmp_path):
+    oracle = sum_oracle(cwd=tmp_path / "missing")
+    outcomes = oracle.evaluate(IDS, XS)
+    assert all(outcome.error.startswith("could not start command: FileNotFoundError") for outcome in outcomes)
+
+
+def test_env_adds_variables_and_cwd_is_used(tmp_path):
+    script = (
+        "import json, os, sys\n"
+        "for line in sys.stdin:\n"
+        "    trial = json.loads(line)['trial_id']\n"
+        "    value = float(os.environ['OBOPTIM_TEST_SCALE']) * len(os.listdir('.'))\n"
+        "    print(json.dumps({'trial_id': trial, 'value': value}))\n"
+    )
+    (tmp_path / "score.py").write_text(script)
+    oracle = ShellOracle(f"{shlex.quote(sys.executable)} score.py", env={"OBOPTIM_TEST_SCALE": "2.5"}, cwd=tmp_path)
+    assert [outcome.value for outcome in oracle.evaluate([1], XS[:1])] == [2.5]
+
+
+def _process_is_gone(pid: int) -> bool:
+    """True once ``pid`` no longer exists or is a zombie waiting to be reaped by init."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+def test_timeout_kills_the_whole_process_group_and_keeps_earlier_answers(tmp_path):
+    pid_file = tmp_path / "pids"
+    oracle = ShellOracle(fixture_command("hanging_oracle.py", str(pid_file)), timeout=1.0)
+    outcomes = oracle.evaluate(IDS, XS)
+    assert outcomes[0].value == 1.5
+    assert outcomes[1].error == "timed out after 1 s; stderr: waiting for the instrument"
+    assert outcomes[2].error.startswith("timed out after 1 s")
+    pids = [int(line) for line in pid_file.read_text().split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10  # an orphaned child is reaped by init shortly after it dies
+    while not all(_process_is_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert all(_process_is_gone(pid) for pid in pids), pids
+
+
+def test_background_children_do_not_outlive_the_batch(tmp_path):
+    pid_file = tmp_path / "pid"
+    answer = fixture_command("jsonl_sum_oracle.py", "--skip", "9")
+    command = f"sleep 600 & echo $! > {shlex.quote(str(pid_file))}; {answer}"
+    outcomes = ShellOracle(command, timeout=30).evaluate(IDS, XS)
+    # The sleeping child holds stdout open: the batch must end with the command, not at the timeout.
+    assert [outcome.value for outcome in outcomes[:2]] == [3.0, 7.0]
+    assert outcomes[2].error == "no answer for trial 9"
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 10
+    while not _process_is_gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _process_is_gone(pid)
+
+
+def test_stdin_carries_one_json_line_per_candidate(tmp_path):
+    dump = tmp_path / "stdin.jsonl"
+    oracle = ShellOracle(f"cat > {shlex.quote(str(dump))}", timeout=10)
+    outcomes = oracle.evaluate([3, 4], np.arange(8.0).reshape(2, 2, 2))
+    assert dump.read_text().splitlines() == [
+        '{"trial_id": 3, "x": [[0.0, 1.0], [2.0, 3.0]]}',
+        '{"trial_id": 4, "x": [[4.0, 5.0], [6.0, 7.0]]}',
+    ]
+    assert [outcome.error for outcome in outcomes] == ["no answer for trial 3", "no answer for trial 4"]
+
+
+def test_big_batches_and_floods_of_stderr_do_not_deadlock():
+    xs = np.random.default_rng(0).normal(size=(8, 64, 64))  # about 1 MB of JSON on stdin, more than a pipe holds
+    outcomes = sum_oracle("--flood-stderr", "1000000").evaluate(list(range(8)), xs)
+    np.testing.assert_allclose([outcome.value for outcome in outcomes], xs.sum(axis=(1, 2)), rtol=1e-9)
+
+
+def test_invalid_construction_is_rejected():
+    with pytest.raises(ValueError):
+        ShellOracle("  ")
+    with pytest.raises(ValueError):
+        ShellOracle("true", timeout=0)
