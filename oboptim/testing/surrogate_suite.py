@@ -23,13 +23,14 @@ from torch import Tensor
 
 from oboptim.surrogates.base import FitReport, Surrogate, SurrogateDataError, SurrogateNotFittedError
 
-GAP = (2.5, 3.5)  # the 1-D test data leave this interval empty, so that pending points there matter
+GAP = (2.0, 4.2)  # the 1-D test data leave this interval empty, so that pending points there matter
 
 
 def sin_data(n: int = 30) -> tuple[Tensor, Tensor]:
     """``X [n, 1]`` evenly spread on [0, 2 pi] minus ``GAP``, ``y = sin(X)`` (float64)."""
-    grid = torch.linspace(0, 2 * math.pi, n + 8, dtype=torch.float64)
-    grid = grid[(grid < GAP[0]) | (grid > GAP[1])][:n]
+    grid = torch.linspace(0, 2 * math.pi, 4 * n, dtype=torch.float64)
+    grid = grid[(grid < GAP[0]) | (grid > GAP[1])]
+    grid = grid[torch.linspace(0, grid.shape[0] - 1, n).round().long()]
     return grid.unsqueeze(-1), torch.sin(grid)
 
 

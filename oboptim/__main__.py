@@ -1,0 +1,3 @@
+from oboptim.cli import main
+
+main()

@@ -1,0 +1,222 @@
+"""The ``oboptim`` command (also ``python -m oboptim``); see DESIGN.md "Public contract".
+
+Errors a user can fix print one line, ``error: ...``, and exit with status 2; nothing is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from oboptim.errors import OboptimError
+
+ACQUISITION_CHOICES = ["ucb", "mean", "thompson", "logei", "maxhead"]
+
+
+def _user_errors(fn):
+    """Turn the errors a user can fix into one line and exit status 2, without a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from oboptim.task import TaskNotFoundError
+
+        try:
+            return fn(*args, **kwargs)
+        except (OboptimError, TaskNotFoundError) as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: everything finished so far is stored; run the same command to resume", err=True)
+            sys.exit(130)
+
+    return wrapper
+
+
+storage_option = click.option("--storage", default=None, metavar="URL",
+                              help="SQLAlchemy URL (default: $OBOPTIM_STORAGE or sqlite:///oboptim.db).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="oboptim")
+def main() -> None:
+    """Black-box online optimisation with diffusion-model priors."""
+
+
+@main.command()
+@_user_errors
+def tasks() -> None:
+    """List the built-in tasks."""
+    from oboptim.task import list_tasks
+
+    for task in list_tasks():
+        click.echo(f"{task.name:14s} {task.description}")
+
+
+@main.command()
+@click.argument("task")
+@click.option("--name", required=True, help="Campaign name; an existing campaign is resumed.")
+@storage_option
+@click.option("--budget", type=click.IntRange(min=1), default=None, help="Run until this many trials are finished.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--seed", type=int, default=None)
+@click.option("--oracle", default=None, help="module:function, path/to/file.py:function, or human.")
+@click.option("--oracle-cmd", default=None, help="Shell command speaking JSON lines on stdin/stdout.")
+@click.option("--oracle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
+@click.option("--surrogate", type=click.Choice(["gp", "ensemble"]), default=None)
+@click.option("--acquisition", type=click.Choice(ACQUISITION_CHOICES), default=None)
+@click.option("--beta", type=click.FloatRange(min=0), default=None, help="UCB exploration weight.")
+@click.option("--particles", type=click.IntRange(min=1), default=None, help="SMC particles per candidate.")
+@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None, help="KL coefficient.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Reverse diffusion steps.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
+@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--particle-batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@_user_errors
+def run(task, name, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate, acquisition,
+        beta, particles, alpha, steps, device, retries, max_failure_rate, particle_batch_size, quiet) -> None:
+    """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished."""
+    from oboptim.campaign import Campaign
+
+    if oracle and oracle_cmd:
+        raise click.UsageError("give either --oracle or --oracle-cmd, not both")
+    settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
+                    particles=particles, alpha=alpha, steps=steps, budget=budget)
+    campaign = Campaign.open(name, storage=storage, task=task, seed=seed, device=device,
+                             particle_batch_size=particle_batch_size, **settings)
+    click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {campaign.storage.url}", err=True)
+    campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
+                 retries=retries, max_failure_rate=max_failure_rate, progress=not quiet)
+    best = campaign.best()
+    click.echo(f"finished {campaign.finished_count()} trials; best value {best.value:.6g} (trial {best.id})"
+               if best else f"finished {campaign.finished_count()} trials; none completed")
+
+
+@main.command()
+@click.argument("name", required=False)
+@storage_option
+@_user_errors
+def status(name, storage) -> None:
+    """Show one campaign, or list them all."""
+    from oboptim.storage import Storage
+
+    store = Storage(storage, create=False)
+    records = [store.get_campaign(name)] if name else store.list_campaigns()
+    if name and records[0] is None:
+        raise _unknown_campaign(name, store)
+    for record in records:
+        counts = store.count_trials(record.id)
+        done = [t for t in store.trials(record.id, states=["completed"])]
+        best = max((t.value for t in done), default=None)
+        counts_text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
+        click.echo(f"{record.name}: task {record.task}, {len(store.rounds(record.id))} rounds, "
+                   f"{counts_text or 'no trials'}, best {best if best is not None else '-'}, {record.status}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("-n", "count", type=click.IntRange(min=1), default=None, help="How many candidates.")
+@storage_option
+@_user_errors
+def ask(name, count, storage) -> None:
+    """Propose candidates; print their trial ids and x as JSON lines."""
+    campaign = _existing(name, storage)
+    for trial in campaign.ask(count):
+        click.echo(json.dumps({"trial_id": trial.id, "round": trial.round, "x": trial.x.tolist()}))
+
+
+@main.command()
+@click.argument("name")
+@click.argument("trial_id", type=int)
+@click.argument("value", required=False)
+@click.option("--fail", "reason", default=None, metavar="REASON", help="Mark the trial failed instead.")
+@storage_option
+@_user_errors
+def tell(name, trial_id, value, reason, storage) -> None:
+    """Record VALUE for TRIAL_ID (or --fail REASON)."""
+    from oboptim.storage import InvalidValue
+
+    campaign = _existing(name, storage)
+    if (value is None) == (reason is None):
+        raise InvalidValue("give either a VALUE or --fail REASON")
+    if reason is not None:
+        campaign.fail(trial_id, reason)
+        click.echo(f"trial {trial_id} failed: {reason}")
+        return
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidValue(f"value {value!r} is not a number; use --fail REASON to mark a failed trial") from None
+    campaign.tell(trial_id, number)
+    click.echo(f"trial {trial_id} = {number:.6g}")
+
+
+@main.command()
+@click.argument("name")
+@storage_option
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
+@_user_errors
+def export(name, storage, fmt, out) -> None:
+    """One row per trial: trial_id, round, state, value, error, x (JSON list), provenance."""
+    from oboptim.export import export_trials
+
+    campaign = _existing(name, storage, load=False)
+    text = export_trials(campaign, fmt)
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text)
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
+@click.argument("name")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@storage_option
+@_user_errors
+def report(name, out, storage) -> None:
+    """Write PNG plots of a campaign to OUT."""
+    from oboptim.report import write_report
+
+    campaign = _existing(name, storage, load=False)
+    for path in write_report(campaign, out):
+        click.echo(str(path))
+
+
+@main.command()
+@storage_option
+@_user_errors
+def upgrade(storage) -> None:
+    """Upgrade a database to this version's schema."""
+    from oboptim.storage import resolve_storage_url
+    from oboptim.storage import upgrade as upgrade_storage
+
+    url = resolve_storage_url(storage)
+    upgrade_storage(url)
+    click.echo(f"{url} is at the current schema")
+
+
+def _existing(name: str, storage: str | None, load: bool = True):
+    from oboptim.campaign import Campaign
+    from oboptim.storage import Storage
+
+    store = Storage(storage, create=False)
+    if store.get_campaign(name) is None:
+        raise _unknown_campaign(name, store)
+    return Campaign.open(name, storage=store)
+
+
+def _unknown_campaign(name: str, store) -> OboptimError:
+    known = [c.name for c in store.list_campaigns()]
+    hint = f"known: {', '.join(known)}" if known else "it has no campaigns; create one with `oboptim run TASK --name NAME`"
+    return OboptimError(f"no campaign {name!r} in {store.url}; {hint}")
+
+
+if __name__ == "__main__":
+    main()

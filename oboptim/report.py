@@ -1,0 +1,107 @@
+"""PNG plots of a campaign: progress, per-round rewards, where it queried, and surrogate calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never needs a display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_report(campaign, out_dir: Path | str) -> list[Path]:
+    """Write the campaign's plots into ``out_dir`` and return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trials = campaign.trials()
+    done = [t for t in trials if t.state == "completed"]
+    plt = _pyplot()
+    paths = [
+        _best_so_far(plt, campaign, trials, out / "best_so_far.png"),
+        _rewards_per_round(plt, campaign, done, out / "rewards_per_round.png"),
+        _calibration(plt, campaign, done, out / "calibration.png"),
+    ]
+    if done and done[0].x.size == 2:
+        paths.append(_queries_over_prior(plt, campaign, trials, out / "queries.png"))
+    return paths
+
+
+def _best_so_far(plt, campaign, trials, path: Path) -> Path:
+    finished = [t for t in trials if t.state in ("completed", "failed")]
+    finished.sort(key=lambda t: (t.finished_at is None, t.finished_at, t.number))
+    values = np.array([t.value if t.state == "completed" else -np.inf for t in finished], dtype=float)
+    best = np.maximum.accumulate(values) if len(values) else values
+    fig, ax = plt.subplots(figsize=(6, 4))
+    shown = np.where(np.isfinite(best), best, np.nan)
+    ax.plot(np.arange(1, len(best) + 1), shown, drawstyle="steps-post")
+    ax.set(xlabel="queries", ylabel="best value so far", title=f"{campaign.name}: best so far")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _rewards_per_round(plt, campaign, done, path: Path) -> Path:
+    rounds = sorted({t.round for t in done})
+    data = [[t.value for t in done if t.round == r] for r in rounds]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if data:
+        ax.boxplot(data, positions=rounds, widths=0.6)
+    ax.set(xlabel="round", ylabel="observed value", title="observed values per round")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _calibration(plt, campaign, done, path: Path) -> Path:
+    scored = [t for t in done if "predicted_mean" in t.provenance]
+    fig, ax = plt.subplots(figsize=(5, 5))
+    if scored:
+        predicted = np.array([t.provenance["predicted_mean"] for t in scored])
+        std = np.array([t.provenance.get("predicted_std", 0.0) for t in scored])
+        observed = np.array([t.value for t in scored])
+        rounds = np.array([t.round for t in scored])
+        ax.errorbar(predicted, observed, xerr=2 * std, fmt="none", ecolor="0.7", zorder=1)
+        points = ax.scatter(predicted, observed, c=rounds, cmap="viridis", zorder=2)
+        fig.colorbar(points, ax=ax, label="round")
+        lo, hi = min(predicted.min(), observed.min()), max(predicted.max(), observed.max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1)
+        inside = np.mean(np.abs(predicted - observed) <= 2 * std)
+        ax.set_title(f"surrogate calibration ({inside:.0%} within ±2σ)")
+    else:
+        ax.set_title("surrogate calibration (no surrogate rounds yet)")
+    ax.set(xlabel="predicted mean", ylabel="observed")
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
+def _queries_over_prior(plt, campaign, trials, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(6, 6))
+    task = campaign.task
+    if task.sample_data is not None:
+        background = task.sample_data(5000, np.random.default_rng(0))
+        ax.scatter(background[:, 0], background[:, 1], s=2, c="0.8", label="prior data")
+    xs = np.stack([t.x for t in trials])
+    rounds = np.array([t.round for t in trials])
+    failed = np.array([t.state == "failed" for t in trials])
+    points = ax.scatter(xs[~failed, 0], xs[~failed, 1], c=rounds[~failed], cmap="viridis", s=18, label="queried")
+    if failed.any():
+        ax.scatter(xs[failed, 0], xs[failed, 1], marker="x", c="red", s=24, label="failed")
+    fig.colorbar(points, ax=ax, label="round")
+    ax.set(xlabel="x1", ylabel="x2", title="queried points over the prior")
+    ax.legend(loc="best")
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    fig.clf()
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
