@@ -50,7 +50,7 @@ class GPSurrogate(Surrogate):
 
     kind = "gp"
 
-    def __init__(self, *, max_exact: int = 2000, max_fit_points: int = 400, maxiter: int = 75,
+    def __init__(self, *, max_exact: int = 2000, max_fit_points: int = 300, maxiter: int = 50,
                  n_restarts: int = 2) -> None:
         super().__init__()
         if max_exact < 1 or max_fit_points < 1:

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass
 
 import torch
-from botorch.exceptions import ModelFittingError
+from botorch.exceptions import InputDataWarning, ModelFittingError
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
@@ -48,7 +48,7 @@ RESTART_NOISE_RANGE = (1e-4, 1e-1)
 class GPFitSettings:
     """How hard to try: L-BFGS-B iterations per attempt, extra attempts, largest matrix solved by Cholesky."""
 
-    maxiter: int = 75
+    maxiter: int = 50
     n_restarts: int = 2
     max_cholesky_size: int = 4096
 
@@ -63,8 +63,11 @@ def input_bounds(X: Tensor) -> Tensor:
 
 def build_fit_model(X: Tensor, y: Tensor, bounds: Tensor) -> SingleTaskGP:
     """A fresh ``SingleTaskGP`` on ``X [n, F]``, ``y [n]`` (float64) with BoTorch's default priors."""
-    return SingleTaskGP(X, y.unsqueeze(-1), input_transform=Normalize(d=X.shape[-1], bounds=bounds),
-                        outcome_transform=Standardize(m=1))
+    with warnings.catch_warnings():
+        # Constant values standardize to zeros, which BoTorch flags; a flat posterior is the right answer there.
+        warnings.simplefilter("ignore", InputDataWarning)
+        return SingleTaskGP(X, y.unsqueeze(-1), input_transform=Normalize(d=X.shape[-1], bounds=bounds),
+                            outcome_transform=Standardize(m=1))
 
 
 def set_hyperparameters(model: SingleTaskGP, lengthscale: Tensor, noise: float, constant: float = 0.0) -> None:

@@ -136,7 +136,8 @@ def test_sample_paths_match_posterior_moments():
     gp.fit(X, y, generator=seeded(0))
     X_test = torch.tensor([[1.0], [3.0], [7.5]])
     generator = seeded(11)
-    draws = torch.stack([gp.sample_path(generator)(X_test) for _ in range(300)])
+    draws = torch.stack([gp.sample_path(generator)(X_test) for _ in range(60)])
     mean, variance = gp.posterior(X_test)
-    assert torch.allclose(draws.mean(0), mean, atol=4 * float(variance.max().sqrt()) / 300 ** 0.5 + 1e-3)
-    assert torch.allclose(draws.var(0), variance, rtol=0.35, atol=1e-5)
+    assert torch.allclose(draws.mean(0), mean, atol=4 * float(variance.max().sqrt()) / 60 ** 0.5 + 1e-3)
+    ratio = draws.var(0) / variance  # chi-square with 59 degrees of freedom / 59: within [0.5, 1.6] w.p. > 0.999
+    assert ((ratio > 0.5) & (ratio < 1.6)).all(), ratio

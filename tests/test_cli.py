@@ -1,0 +1,101 @@
+"""The `oboptim` command: verbs, output, and one-line errors with a non-zero exit status."""
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from oboptim.cli import main
+from oboptim.storage import Storage
+
+TASK = str(Path(__file__).parent / "campaign" / "mixture_task.py") + ":TASK"
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+@pytest.fixture
+def url(tmp_path):
+    return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+def invoke(runner, *args):
+    return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def assert_one_line_error(result, text):
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.strip().splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], result.output
+    assert "Traceback" not in result.output
+
+
+def test_tasks_lists_builtins(runner):
+    result = invoke(runner, "tasks")
+    assert result.exit_code == 0
+    assert "gmm2d" in result.output and "swissroll3d" in result.output
+
+
+def test_run_status_ask_tell_export(runner, url, tmp_path):
+    result = invoke(runner, "run", TASK, "--name", "demo", "--storage", url, "--budget", 8, "--batch-size", 4,
+                    "--quiet")
+    assert result.exit_code == 0, result.output
+    assert "round   1" in result.output and "best" in result.output
+    status = invoke(runner, "status", "demo", "--storage", url)
+    assert "completed 8" in status.output
+
+    asked = invoke(runner, "ask", "demo", "-n", 2, "--storage", url)
+    rows = [json.loads(line) for line in asked.output.strip().splitlines()]
+    assert len(rows) == 2 and len(rows[0]["x"]) == 2
+    told = invoke(runner, "tell", "demo", rows[0]["trial_id"], "1.5", "--storage", url)
+    assert told.exit_code == 0
+    again = invoke(runner, "tell", "demo", rows[0]["trial_id"], "1.5", "--storage", url)
+    assert again.exit_code == 0
+    failed = invoke(runner, "tell", "demo", rows[1]["trial_id"], "--fail", "spilled", "--storage", url)
+    assert failed.exit_code == 0
+
+    out = tmp_path / "trials.csv"
+    assert invoke(runner, "export", "demo", "--storage", url, "--out", out).exit_code == 0
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("trial_id,number,round,state,value,error,x")
+    assert len(lines) == 11
+    exported = json.loads(invoke(runner, "export", "demo", "--storage", url, "--format", "json").output)
+    assert exported[-1]["state"] == "failed" and exported[-1]["error"] == "spilled"
+    assert exported[-2]["value"] == 1.5
+
+    report = invoke(runner, "report", "demo", "--out", tmp_path / "report", "--storage", url)
+    assert report.exit_code == 0
+    for name in ("best_so_far.png", "rewards_per_round.png", "calibration.png", "queries.png"):
+        assert (tmp_path / "report" / name).stat().st_size > 1000
+
+
+def test_user_errors_are_one_line(runner, url, tmp_path):
+    invoke(runner, "run", TASK, "--name", "demo", "--storage", url, "--budget", 4, "--batch-size", 4, "--quiet")
+    assert_one_line_error(invoke(runner, "run", "no-such-task", "--name", "x", "--storage", url), "unknown task")
+    assert_one_line_error(invoke(runner, "tell", "demo", 999, "1.0", "--storage", url), "no trial with id 999")
+    assert_one_line_error(invoke(runner, "tell", "demo", 1, "abc", "--storage", url), "not a number")
+    assert_one_line_error(invoke(runner, "tell", "demo", 1, "7.0", "--storage", url), "already completed")
+    assert_one_line_error(invoke(runner, "status", "nope", "--storage", url), "no campaign 'nope'")
+    assert_one_line_error(invoke(runner, "run", TASK, "--name", "demo", "--storage", url, "--alpha", 0.5),
+                          "alpha=1.0 (you passed 0.5)")
+    assert_one_line_error(invoke(runner, "status", "--storage", "nosuchdialect://x"), "dialect")
+    foreign = tmp_path / "foreign.db"
+    foreign.write_bytes(b"\x00garbage" * 200)
+    assert_one_line_error(invoke(runner, "status", "--storage", f"sqlite:///{foreign}"), "foreign.db")
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("create table people (name text)")
+    assert_one_line_error(invoke(runner, "status", "--storage", f"sqlite:///{other}"), "other.db")
+
+
+def test_newer_schema_is_a_clear_error(runner, url):
+    invoke(runner, "run", TASK, "--name", "demo", "--storage", url, "--budget", 4, "--batch-size", 4, "--quiet")
+    Storage(url).close()
+    path = url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as conn:
+        conn.execute("update oboptim_meta set value = '99' where key = 'schema_version'")
+    assert_one_line_error(invoke(runner, "status", "--storage", url), "upgrade oboptim")
