@@ -163,8 +163,9 @@ class GPSurrogate(Surrogate):
         """Kriging believer: add ``X_pending [p, F]`` with their posterior mean as fantasy observations.
 
         The hyperparameters stay fixed. Observing the mean leaves the posterior mean unchanged everywhere, while the
-        variance collapses at and near the pending points, so UCB and Thompson sampling stop proposing the same
-        spot again in one batch, without inventing a value the oracle has not returned.
+        variance at and near the pending points shrinks toward the noise level, so UCB and Thompson sampling stop
+        proposing the same spot again within one batch, without inventing a value the oracle has not returned.
+        The fantasies are dropped at the next ``fit`` on real values.
         """
         self.check_fitted()
         self.check_features(X_pending)

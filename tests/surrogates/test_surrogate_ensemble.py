@@ -8,7 +8,7 @@ from oboptim.testing.surrogate_suite import SurrogateConformance, seeded, sin_da
 
 
 def make_ensemble(**kwargs):
-    settings = {"steps": 300}
+    settings = {"steps": 150, "hidden": 32}
     settings.update(kwargs)
     return EnsembleSurrogate(**settings)
 
