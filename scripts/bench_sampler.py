@@ -85,13 +85,18 @@ def toy_rows(args, device: str) -> list[dict]:
                 sync(device)
                 seconds = time.perf_counter() - start
                 samples = samples.float().cpu()
+                finite = torch.isfinite(samples).all(-1)
+                lost = int((~finite).sum())  # guided DDIM without weights can diverge on a few particles
+                samples = samples[finite]
                 reward = float(task.reward(samples).mean())
                 w2 = subset_wasserstein(samples.numpy(), exact, subset=500, repeats=args.subsets,
                                         rng=np.random.default_rng(2))
                 rows.append(dict(task=name, prior=prior_name, method=method, reward=reward, w2=w2.mean,
-                                 w2_std=w2.std, seconds=seconds, noise_floor=floor.mean, exact_reward=exact_reward))
+                                 w2_std=w2.std, seconds=seconds, noise_floor=floor.mean, exact_reward=exact_reward,
+                                 nonfinite=lost))
                 print(f"{name:12s} {prior_name:14s} {method:26s} reward {reward:8.3f} (exact {exact_reward:.3f}) "
-                      f"W2 {w2.mean:.3f} (floor {floor.mean:.3f})  {seconds:6.1f}s", flush=True)
+                      f"W2 {w2.mean:.3f} (floor {floor.mean:.3f})  {seconds:6.1f}s"
+                      + (f"  [{lost} non-finite samples dropped]" if lost else ""), flush=True)
     return rows
 
 
@@ -184,12 +189,13 @@ def markdown(results: dict, device_name: str) -> str:
     lines = [f"# Sampler benchmark ({device_name})", ""]
     if results.get("toys"):
         lines += ["## Toy problems (REFERENCE.md §5): mean reward and W2 to the exact target", "",
-                  "| task | prior | method | mean reward | W2 (mean ± sd over subsets) | W2 / noise floor | seconds |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| task | prior | method | mean reward | W2 (mean ± sd over subsets) | W2 / noise floor | seconds |"
+                  " non-finite |",
+                  "|---|---|---|---|---|---|---|---|"]
         for r in results["toys"]:
             lines.append(f"| {r['task']} | {r['prior']} | {r['method']} | {r['reward']:.3f} | "
                          f"{r['w2']:.3f} ± {r['w2_std']:.3f} | {r['w2'] / r['noise_floor']:.2f} | "
-                         f"{r['seconds']:.1f} |")
+                         f"{r['seconds']:.1f} | {r.get('nonfinite', 0)} |")
         lines.append("")
     for part, title in (("speed", "Speed: MLP toy prior"), ("unet", "Speed: diffusers UNet2DModel"),
                         ("sd", "Speed: SD-1.5-sized UNet2DConditionModel")):
@@ -246,7 +252,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     args = parser.parse_args(argv)
     if args.quick:
-        args.groups, args.particles, args.steps, args.subsets = 500, 20, 50, 3
+        args.groups, args.particles, args.steps, args.subsets = 600, 20, 50, 3
         args.speed_particles, args.unet_steps, args.repeats = 10_000, 10, 1
     device = args.device
     device_name = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"

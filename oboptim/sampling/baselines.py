@@ -13,6 +13,7 @@ from torch import Tensor
 
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.sampling.kernel import ddim_mean, ddim_sigma, predict_x0
+from oboptim.sampling.tempering import tempering_schedule
 
 
 def ddim_sample(
@@ -30,14 +31,21 @@ def guided_ddim_sample(
     generator: torch.Generator,
     *,
     alpha: float = 1.0,
-    guidance_scale: float = 1.0,
+    guidance_schedule: Tensor | None = None,
     eta: float = 1.0,
 ) -> Tensor:
-    """DDIM with the mean shifted by ``guidance_scale · sigma^2 · ∇ r(x0_hat) / alpha`` (no weights).
+    """DDIM with the mean shifted by ``lambda_{j+1} · sigma^2 · ∇ r(x0_hat) / alpha`` (no weights).
+
+    This is the SMC sampler's proposal alone. ``guidance_schedule`` gives ``lambda`` at each of the K + 1 levels
+    (default: the ``exp`` tempering schedule with gamma = 0.008, as the sampler's); full-strength guidance from the
+    first step (all ones) overshoots wherever Tweedie's estimate is poor at high noise.
 
     Returns ``[num_samples, *sample_shape]``. With ``reward_fn=None`` this is plain prior sampling.
     """
     grid = prior.time_grid(num_steps, device=generator.device)
+    if guidance_schedule is None:
+        guidance_schedule = tempering_schedule("exp", num_steps, gamma=0.008)
+    guidance_schedule = torch.as_tensor(guidance_schedule, dtype=torch.float32, device=generator.device)
     x = torch.randn((num_samples, *prior.sample_shape), generator=generator, device=generator.device)
     for j in range(num_steps):
         t = grid.timesteps[j].expand(num_samples)
@@ -56,6 +64,6 @@ def guided_ddim_sample(
         sigma = ddim_sigma(grid.abar[j], grid.abar_prev[j], eta)
         mean = ddim_mean(predict_x0(x, eps, grid.abar[j]), eps, grid.abar_prev[j], sigma)
         if grad is not None:
-            mean = mean + guidance_scale * sigma.square() * grad / alpha
+            mean = mean + guidance_schedule[j + 1] * sigma.square() * grad / alpha
         x = (mean + sigma * torch.randn(x.shape, generator=generator, device=x.device)).detach()
     return x

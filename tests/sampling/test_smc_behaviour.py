@@ -4,7 +4,7 @@ import warnings
 import pytest
 import torch
 
-from closed_form_helpers import ABAR, gaussian_eps_fn
+from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn
 from oboptim.sampling import DiffusionPrior, SMCSampler, ddim_sample, guided_ddim_sample
 
 D = 3

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from closed_form_helpers import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
+from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
 from oboptim.sampling import RESAMPLERS, TEMPERING_SCHEDULES, DiffusionPrior, SMCSampler
 from oboptim.sampling import smc as smc_module
 

@@ -6,7 +6,7 @@ Skipped without a CUDA device (CI has none); run on a GPU machine by scripts/gpu
 import pytest
 import torch
 
-from closed_form_helpers import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
+from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
 from oboptim.sampling import RESAMPLERS, DiffusionPrior, SMCSampler
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -1,4 +1,4 @@
-"""Closed-form Gaussian targets (REFERENCE.md §3) for sampler tests."""
+"""Closed-form Gaussian targets (REFERENCE.md §3) shared by the sampler tests and any new sampler's tests."""
 
 from __future__ import annotations
 
