@@ -47,17 +47,22 @@ def guided_ddim_sample(
         guidance_schedule = tempering_schedule("exp", num_steps, gamma=0.008)
     guidance_schedule = torch.as_tensor(guidance_schedule, dtype=torch.float32, device=generator.device)
     x = torch.randn((num_samples, *prior.sample_shape), generator=generator, device=generator.device)
+    cond = prior.conditioning
+    if cond is not None and cond.shape[0] != num_samples:
+        if cond.shape[0] != 1:
+            raise ValueError(f"the prior's conditioning has {cond.shape[0]} rows; expected 1 or {num_samples}")
+        cond = cond.expand(num_samples, *cond.shape[1:])
     for j in range(num_steps):
         t = grid.timesteps[j].expand(num_samples)
         abar = grid.abar[j].expand(num_samples)
         if reward_fn is None:
             with torch.no_grad():
-                eps = prior.predict_eps(x, t, abar)
+                eps = prior.predict_eps(x, t, abar, cond)
             grad = None
         else:
             with torch.enable_grad():
                 x_in = x.detach().requires_grad_(True)
-                eps = prior.predict_eps(x_in, t, abar)
+                eps = prior.predict_eps(x_in, t, abar, cond)
                 reward = reward_fn(prior.decode(predict_x0(x_in, eps, grid.abar[j])))
                 (grad,) = torch.autograd.grad(reward.sum(), x_in)
             eps = eps.detach()
