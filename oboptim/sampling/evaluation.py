@@ -65,7 +65,8 @@ class ParticleEvaluator:
             raise ValueError(
                 f"conditioning has {conditioning.shape[0]} rows; expected 1 or num_groups={num_groups}"
             )
-        self._warned = False
+        self._dead_groups: Tensor | None = None  # [G] bool, on the particles' device
+        self._any_dead: Tensor | None = None  # 0-d bool
 
     def at_timestep(self, particles: Tensor, t: Tensor, abar: Tensor, *, with_grad: bool) -> Evaluation:
         """Denoise ``particles`` [G, N, *shape] at timestep ``t`` and score Tweedie's estimate."""
@@ -83,11 +84,26 @@ class ParticleEvaluator:
             reward = torch.cat([self._reward(flat[start:stop]) for start, stop in self._spans(flat)])
         return self._sanitised(None, reward, None)
 
-    def check_groups_alive(self, log_weights: Tensor) -> None:
-        """Raise if a group ([G, N] log weights) has no particle with a finite weight left."""
+    def check_groups_alive(self, log_weights: Tensor, *, now: bool = False) -> None:
+        """Note groups ([G, N] log weights) with no finite weight left; raise at once with ``now``, else at
+        :meth:`finish` (checking every step would stall a GPU on a host sync)."""
         dead = ~torch.isfinite(log_weights).any(-1)
-        if bool(dead.any()):
-            group = int(dead.nonzero()[0, 0])
+        self._dead_groups = dead if self._dead_groups is None else self._dead_groups | dead
+        if now:
+            self._raise_if_dead()
+
+    def finish(self) -> None:
+        """End of a run: raise for dead groups, warn once if some particles were dropped."""
+        self._raise_if_dead()
+        if self._any_dead is not None and bool(self._any_dead):
+            warnings.warn(
+                "reward_fn returned NaN/inf (or a NaN gradient) for some particles; they got weight 0",
+                RuntimeWarning, stacklevel=3,
+            )
+
+    def _raise_if_dead(self) -> None:
+        if self._dead_groups is not None and bool(self._dead_groups.any()):
+            group = int(self._dead_groups.nonzero()[0, 0])
             raise ValueError(
                 f"reward_fn returned NaN/inf (or a NaN gradient) for every particle of group {group}; "
                 "check the reward on samples of the prior"
@@ -138,15 +154,11 @@ class ParticleEvaluator:
         alive = torch.isfinite(reward)
         if grad is not None:
             alive &= torch.isfinite(grad).flatten(1).all(-1)
-        if not bool(alive.all()):
-            if not self._warned:
-                warnings.warn(
-                    "reward_fn returned NaN/inf (or a NaN gradient) for some particles; they get weight 0",
-                    RuntimeWarning, stacklevel=4,
-                )
-                self._warned = True
-            reward = torch.where(alive, reward, torch.zeros_like(reward))
-            if grad is not None:
-                mask = alive.view(-1, *([1] * (grad.ndim - 1)))
-                grad = torch.where(mask, grad, torch.zeros_like(grad))
+        # Unconditional masking: no host sync to ask whether any particle died.
+        some_dead = (~alive).any()
+        self._any_dead = some_dead if self._any_dead is None else self._any_dead | some_dead
+        reward = torch.where(alive, reward, torch.zeros_like(reward))
+        if grad is not None:
+            mask = alive.view(-1, *([1] * (grad.ndim - 1)))
+            grad = torch.where(mask, grad, torch.zeros_like(grad))
         return Evaluation(eps, reward, grad, alive)

@@ -18,7 +18,6 @@ The loop is written blackjax-style: :func:`smc_init` and :func:`smc_step` are pu
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -163,7 +162,7 @@ class SMCSampler:
         grid = self.prior.time_grid(cfg.num_steps, device=generator.device)
         schedule = tempering_schedule(
             cfg.tempering, cfg.num_steps, gamma=cfg.gamma, power=cfg.tempering_power, start=cfg.tempering_start
-        ).to(generator.device)
+        ).tolist()  # host floats: decisions on them never wait for the device
         evaluator = ParticleEvaluator(
             self.prior, self.reward_fn, alpha=cfg.alpha, batch_size=cfg.particle_batch_size,
             num_groups=num_groups, num_particles=cfg.num_particles,
@@ -179,27 +178,28 @@ class SMCSampler:
         for _ in steps:
             state, info = smc_step(state, evaluator, grid, schedule, cfg, self.resampler, generator)
             infos.append(info)
+        evaluator.finish()
         return _collect(state, infos, schedule, evaluator)
 
 
 def smc_init(
-    evaluator: ParticleEvaluator, grid: TimeGrid, schedule: Tensor, num_groups: int, cfg: SMCConfig,
+    evaluator: ParticleEvaluator, grid: TimeGrid, schedule: list[float], num_groups: int, cfg: SMCConfig,
     generator: torch.Generator,
 ) -> SMCState:
     """Draw ``x_K ~ N(0, I)`` and weight it by the first twist ``lambda_0 r(x0_hat) / alpha``."""
     shape = (num_groups, cfg.num_particles, *evaluator.prior.sample_shape)
     particles = torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
-    with_grad = cfg.guidance and bool(schedule[1] > 0 or cfg.tempering == "adaptive")
+    with_grad = cfg.guidance and (schedule[1] > 0 or cfg.tempering == "adaptive")
     evaluation = evaluator.at_timestep(particles, grid.timesteps[0], grid.abar[0], with_grad=with_grad)
-    lam = schedule[0].expand(num_groups).clone()
+    lam = torch.full((num_groups,), schedule[0], device=particles.device)
     log_twist = lam.unsqueeze(-1) * evaluation.scaled_reward.view(num_groups, -1)
     log_weights = torch.where(evaluation.alive.view(num_groups, -1), log_twist, -math.inf)
-    evaluator.check_groups_alive(log_weights)
+    evaluator.check_groups_alive(log_weights, now=True)
     return SMCState(0, particles, normalize_log_weights(log_weights), lam, evaluation, log_mean_exp(log_weights))
 
 
 def smc_step(
-    state: SMCState, evaluator: ParticleEvaluator, grid: TimeGrid, schedule: Tensor, cfg: SMCConfig,
+    state: SMCState, evaluator: ParticleEvaluator, grid: TimeGrid, schedule: list[float], cfg: SMCConfig,
     resampler: Resampler, generator: torch.Generator,
 ) -> tuple[SMCState, StepInfo]:
     """One move ``x_t -> x_prev``: choose lambda, propose, reweight, maybe resample."""
@@ -209,7 +209,7 @@ def smc_step(
     ev = state.evaluation
     rewards_now = ev.scaled_reward.view(groups, n)
 
-    lam_next = schedule[j + 1].expand(groups)
+    lam_next = torch.full((groups,), schedule[j + 1], device=state.particles.device)
     if cfg.tempering == "adaptive" and not final:
         lam_next = adaptive_lambda(state.log_weights, rewards_now, state.lam, lam_next, cfg.ess_threshold)
 
@@ -230,7 +230,7 @@ def smc_step(
     if final:
         evaluation = evaluator.at_clean(particles)
     else:
-        with_grad = cfg.guidance and bool(schedule[j + 2] > 0 or cfg.tempering == "adaptive")
+        with_grad = cfg.guidance and (schedule[j + 2] > 0 or cfg.tempering == "adaptive")
         evaluation = evaluator.at_timestep(particles, grid.timesteps[j + 1], grid.abar[j + 1], with_grad=with_grad)
 
     rewards_next = evaluation.scaled_reward.view(groups, n)
@@ -267,10 +267,12 @@ def _resample(
     return particles, log_weights, evaluation.select(flat)
 
 
-def _collect(state: SMCState, infos: list[StepInfo], schedule: Tensor, evaluator: ParticleEvaluator) -> SMCResult:
+def _collect(state: SMCState, infos: list[StepInfo], schedule: list[float], evaluator: ParticleEvaluator
+             ) -> SMCResult:
     groups, n = state.log_weights.shape
     stack = lambda name: torch.stack([getattr(info, name) for info in infos])  # noqa: E731
-    lambdas = torch.cat([schedule[:1].expand(1, groups), stack("lam")])
+    first = torch.full((1, groups), schedule[0], device=state.log_weights.device)
+    lambdas = torch.cat([first, stack("lam")])
     return SMCResult(
         particles=state.particles.detach(),
         log_weights=state.log_weights.detach(),

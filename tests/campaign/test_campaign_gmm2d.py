@@ -26,7 +26,8 @@ def test_campaign_beats_prior_sampling_on_the_median_over_seeds(tmp_path):
         campaign_best.append(c.best().value)
         samples = ddim_sample(prior, 64, 100, torch.Generator().manual_seed(100 + seed)).numpy()
         prior_best.append(max(corner_oracle(samples)))
-    # The corner mode has variance 0.3 per axis: prior samples land in it only by luck (1 in 9), and even then
-    # rarely closer than ~0.1; the campaign should find its centre.
-    assert np.median(campaign_best) > np.median(prior_best) + 0.05
-    assert np.median(campaign_best) > -0.05
+    # Regret = squared distance of the best query to the corner. About 7 of 64 prior samples land in the corner mode
+    # (variance 0.3 per axis), so the prior's best is already fair; the campaign must get several times closer.
+    campaign_regret, prior_regret = -np.median(campaign_best), -np.median(prior_best)
+    assert campaign_regret < 0.35 * prior_regret, (campaign_best, prior_best)
+    assert campaign_regret < 0.01
