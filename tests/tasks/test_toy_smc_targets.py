@@ -1,0 +1,34 @@
+"""DAS on the shipped toy priors reaches the exact alpha = 1 targets (REFERENCE.md §5).
+
+A reduced version of the benchmark's paper-sized table (scripts/bench_sampler.py: 1,000 groups x 100 particles):
+here 100 groups x 100 particles x 100 steps, 5 draws per group by weight, W2 on 500-point subsets.
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from oboptim.metrics import noise_floor, subset_wasserstein
+from oboptim.sampling import SMCSampler
+from oboptim.task import load_task
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gmm2d", "swissroll3d"])
+def test_smc_matches_the_exact_target(name):
+    task = load_task(name)
+    sampler = SMCSampler(task.load_prior("cpu"), task.reward, num_particles=100, num_steps=100, alpha=1.0,
+                         resampling="ssp", tempering="exp", gamma=0.008, ess_threshold=0.5)
+    generator = torch.Generator().manual_seed(0)
+    samples = sampler.sample(100, generator).resample(5, generator).reshape(-1, samples_dim(name))
+    reward = float(task.reward(samples).mean())
+    assert abs(reward - task.exact_target_mean_reward) < 0.06
+
+    exact = task.exact_target(50_000, np.random.default_rng(1))
+    floor = noise_floor(task.exact_target, subset=500, repeats=10, rng=np.random.default_rng(0))
+    w2 = subset_wasserstein(samples.numpy(), exact, subset=500, repeats=10, rng=np.random.default_rng(2))
+    assert w2.mean <= 1.5 * floor.mean, (w2.mean, floor.mean)
+
+
+def samples_dim(name):
+    return {"gmm2d": 2, "swissroll3d": 3}[name]
