@@ -45,6 +45,9 @@ class Task:
         exact_target_mean_reward: the exact target's mean reward, where known in closed form.
         sample_data: optional ``(n, numpy Generator) -> [n, *domain_shape]`` fresh samples of the prior's data.
         defaults: campaign defaults (``batch_size``, ``budget``, ``alpha``, ``particles``, ``steps``, ...).
+        named_oracles: other oracles of the task, chosen with ``--oracle NAME`` or ``--oracle NAME:ARG``:
+            ``NAME -> (ARG or None) -> oracle function``, e.g. ``{"jpeg": ..., "classifier": ...}`` so that
+            ``--oracle classifier:3`` scores digit 3. A bad ARG raises ValueError with a one-line message.
     """
 
     name: str
@@ -57,6 +60,9 @@ class Task:
     exact_target_mean_reward: float | None = None
     sample_data: Callable[[int, np.random.Generator], np.ndarray] | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    named_oracles: Mapping[str, Callable[[str | None], Callable[[np.ndarray], Sequence[float]]]] = field(
+        default_factory=dict
+    )
 
 
 def list_tasks() -> list[Task]:

@@ -45,8 +45,8 @@ def sync(device: str) -> None:
 
 
 def timed(fn, device: str, repeats: int) -> tuple[float, object]:
-    """Median wall time of ``repeats`` calls (after one warm-up call), and the last result."""
-    out = fn()
+    """Median wall time of ``repeats`` calls (after one warm-up call on CUDA), and the last result."""
+    out = fn() if device.startswith("cuda") else None  # CUDA: lazy init, kernel selection; CPU has none to warm
     times = []
     for _ in range(repeats):
         sync(device)

@@ -77,6 +77,13 @@ def resolve_oracle(
 
 
 def _oracle_from_string(spec: str, *, task: Task | None, timeout: float) -> Oracle:
+    name, _, argument = spec.partition(":")
+    if task is not None and name in task.named_oracles:
+        try:
+            fn = task.named_oracles[name](argument or None)
+        except (ValueError, TypeError) as exc:
+            raise OracleSpecError(f"oracle {spec!r} of task {task.name}: {exc}") from exc
+        return CallableOracle(fn, name=f"task:{task.name}:{spec}")
     if spec in ORACLE_FACTORIES:
         return ORACLE_FACTORIES[spec](task=task, timeout=timeout)
     if ":" not in spec:
