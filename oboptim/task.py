@@ -21,7 +21,7 @@ from torch import Tensor
 
 from oboptim.priors.diffusion_prior import DiffusionPrior
 
-BUILTIN_TASKS = ("gmm2d", "swissroll3d")
+BUILTIN_TASKS = ("gmm2d", "swissroll3d", "digits")
 
 
 class TaskNotFoundError(ValueError):

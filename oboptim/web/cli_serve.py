@@ -1,0 +1,47 @@
+"""``oboptim serve NAME``: the rating page as a command. Registered in cli.py with
+``main.add_command(serve_command, "serve")``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import click
+
+from oboptim.web.server import DEFAULT_HOST, DEFAULT_PORT
+
+
+def _user_errors(fn):
+    """cli.py's one-line error handling, looked up when the command runs (cli.py imports this module)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from oboptim.cli import _user_errors as one_line_errors
+
+        return one_line_errors(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+@click.command()
+@click.argument("name")
+@click.option("--storage", default=None, metavar="URL",
+              help="SQLAlchemy URL (default: $OBOPTIM_STORAGE or sqlite:///oboptim.db).")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
+              help="Port to listen on; 0 picks a free one.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True,
+              help="Address to listen on. The loopback default keeps the page on this machine.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the default web browser.")
+@_user_errors
+def serve_command(name, storage, port, host, open_browser) -> None:
+    """Serve a page where a person rates campaign NAME's pending candidates (1-10) in a browser.
+
+    The URL it prints carries a random token; keep it private. Use it with `oboptim run ... --oracle human-web`,
+    which waits for the ratings given here.
+    """
+    from oboptim.web.server import serve
+
+    try:
+        serve(storage, name, host=host, port=port, open_browser=open_browser, echo=click.echo)
+    except KeyboardInterrupt:
+        click.echo("stopped the rating page; every rating given is stored", err=True)

@@ -1,0 +1,130 @@
+"""How a candidate looks on the rating page: a picture (PNG) where its shape allows, else its numbers.
+
+- image-shaped ``x`` (``[1, H, W]``, ``[3, H, W]`` or ``[H, W]``, with H, W >= 4): the pixels themselves, scaled up
+  with nearest-neighbour so that a 16x16 sample is big enough to judge;
+- a 2-D point (``x [2]``): a small scatter plot of the point over the campaign's completed points;
+- anything else: no picture; the page prints the numbers (:func:`format_candidate`).
+
+Matplotlib is used through its object API (``Figure`` + Agg canvas), never pyplot, so that rendering holds no global
+state and is safe from the server's threads.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from oboptim.oracles.human import format_candidate
+
+IMAGE = "image"
+POINT_2D = "point2d"
+NUMBERS = "numbers"
+
+MIN_IMAGE_SIDE = 4  # below this an array is numbers, not a picture (e.g. a [2, 3] design matrix)
+TARGET_IMAGE_SIDE = 256  # pixels the longer side is scaled up to (by a whole factor)
+MAX_UPSCALE = 32
+MIN_PLOT_SPAN = 2.0  # a 2-D plot never zooms in below this width
+
+__all__ = ["IMAGE", "NUMBERS", "POINT_2D", "candidate_kind", "format_candidate", "image_png", "point_png"]
+
+
+def candidate_kind(shape: tuple[int, ...]) -> str:
+    """``IMAGE``, ``POINT_2D`` or ``NUMBERS`` for a candidate of ``shape`` (one candidate, no batch axis)."""
+    shape = tuple(int(side) for side in shape)
+    if shape == (2,):
+        return POINT_2D
+    if len(shape) == 2 and min(shape) >= MIN_IMAGE_SIDE:
+        return IMAGE
+    if len(shape) == 3 and shape[0] in (1, 3) and min(shape[1:]) >= MIN_IMAGE_SIDE:
+        return IMAGE
+    return NUMBERS
+
+
+def to_unit_range(x: np.ndarray) -> np.ndarray:
+    """Pixel values mapped to ``[0, 1]``, guessing the convention from their range.
+
+    ``[0, 1]`` stays as it is, ``[-1, 1]`` (the usual diffusion-model range) is shifted, ``[0, 255]`` is divided; any
+    other range is stretched min-to-max (a constant image becomes mid-grey).
+    """
+    x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(x.min()), float(x.max())
+    if low >= 0.0 and high <= 1.0:
+        return x
+    if low >= -1.0 and high <= 1.0:
+        return (x + 1.0) / 2.0
+    if low >= 0.0 and high <= 255.0:
+        return x / 255.0
+    if high - low < 1e-12:
+        return np.full_like(x, 0.5)
+    return (x - low) / (high - low)
+
+
+def image_png(x: np.ndarray, target_side: int = TARGET_IMAGE_SIDE) -> bytes:
+    """PNG bytes of an image-shaped candidate ``x`` (``[1, H, W]``, ``[3, H, W]`` or ``[H, W]``), scaled up.
+
+    The scale factor is a whole number, so every source pixel becomes a sharp square block.
+    """
+    x = np.asarray(x)
+    if candidate_kind(x.shape) != IMAGE:
+        raise ValueError(f"a candidate of shape {list(x.shape)} is not an image: expected [1|3, H, W] or [H, W]")
+    pixels = np.rint(to_unit_range(x) * 255.0).astype(np.uint8)
+    if pixels.ndim == 3:
+        pixels = pixels[0] if pixels.shape[0] == 1 else np.moveaxis(pixels, 0, -1)  # [H, W] or [H, W, 3]
+    image = Image.fromarray(np.ascontiguousarray(pixels))  # uint8 [H, W] -> "L", [H, W, 3] -> "RGB"
+    height, width = pixels.shape[:2]
+    scale = int(min(MAX_UPSCALE, max(1, target_side // max(height, width))))
+    image = image.resize((width * scale, height * scale), Image.Resampling.NEAREST)
+    return _png_bytes(image)
+
+
+def point_png(point: np.ndarray, completed: np.ndarray, values: np.ndarray, pending: np.ndarray | None = None,
+              size_inches: float = 3.2) -> bytes:
+    """PNG bytes of a scatter plot: the candidate ``point [2]`` among the campaign's other points.
+
+    Completed points ``[N, 2]`` are coloured by their ``values [N]`` (brighter is better), other pending candidates
+    ``[M, 2]`` are grey crosses, and this candidate is a red star. The view spans all of them (at least
+    ``MIN_PLOT_SPAN`` wide), so a lone point is not zoomed in on.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    point = np.asarray(point, dtype=np.float64).reshape(2)
+    completed = np.asarray(completed, dtype=np.float64).reshape(-1, 2)
+    pending = np.zeros((0, 2)) if pending is None else np.asarray(pending, dtype=np.float64).reshape(-1, 2)
+    figure = Figure(figsize=(size_inches, size_inches), dpi=80)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    if len(pending):
+        axes.scatter(pending[:, 0], pending[:, 1], marker="x", s=25, c="0.6", label="other pending")
+    if len(completed):
+        axes.scatter(completed[:, 0], completed[:, 1], c=np.asarray(values, dtype=np.float64), cmap="viridis",
+                     s=18, alpha=0.85, label="rated")
+    axes.scatter([point[0]], [point[1]], marker="*", s=220, c="red", edgecolors="black", label="this one", zorder=3)
+    _set_limits(axes, np.concatenate([completed, pending, point[None]]))
+    axes.xaxis.set_major_locator(MaxNLocator(5))
+    axes.yaxis.set_major_locator(MaxNLocator(5))
+    axes.legend(loc="best", fontsize=7, framealpha=0.7)
+    axes.tick_params(labelsize=7)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _set_limits(axes, points: np.ndarray) -> None:
+    """A square view around ``points [K, 2]`` with a margin, at least ``MIN_PLOT_SPAN`` wide."""
+    low, high = points.min(axis=0), points.max(axis=0)
+    center = (low + high) / 2
+    half = max(float((high - low).max()) * 0.6, MIN_PLOT_SPAN / 2)
+    axes.set_xlim(center[0] - half, center[0] + half)
+    axes.set_ylim(center[1] - half, center[1] + half)
+    axes.set_aspect("equal")
+
+
+def _png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -1,0 +1,117 @@
+"""``digits``: 16x16 handwritten digits from a small diffusers UNet, scored by a frozen classifier or by JPEG size.
+
+Prior: a diffusers ``UNet2DModel`` (epsilon prediction, ``DDPMScheduler``) trained by
+``scripts/train_digits_prior.py`` on scikit-learn's bundled 1,797 digits, upscaled from 8x8 to 16x16 and scaled to
+``[-1, 1]`` (:mod:`oboptim.images.digits_data`). Both load with ``from_pretrained`` from ``data/digits_unet/`` and
+``data/digits_scheduler/``; nothing is downloaded.
+
+Oracles (``x [B, 1, 16, 16]`` numpy in ``[-1, 1]``, deterministic in ``x``):
+
+- default: ``log p(3 | x)`` under a frozen CNN classifier trained on the same digits
+  (:func:`oboptim.images.classifier.classifier_log_prob_oracle`); ``--oracle classifier:D`` picks digit ``D``;
+- ``--oracle jpeg``: the negative JPEG size in kB at quality 95 (:func:`oboptim.images.jpeg.jpeg_compressibility`),
+  the compressibility score of the published image experiments.
+
+Features: the surrogate does not see pixels but the frozen classifier's penultimate layer (32 numbers). A Gaussian
+process needs inputs in which nearby means similar: on 256 raw pixels a one-pixel shift of a stroke is a large
+Euclidean move and 64 trials cover nothing, while the classifier's embedding is fixed (it never changes during a
+campaign, so the surrogate's inputs stay comparable across rounds), low-dimensional, smooth (SiLU, average pooling)
+and organised by what the digit looks like. It is differentiable, so the sampler's guidance flows through
+``GP(features(x))`` back to the pixels.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from diffusers import DDPMScheduler, UNet2DModel
+from torch import Tensor
+
+import oboptim.data
+from oboptim.images.classifier import classifier_log_prob_oracle, shipped_classifier
+from oboptim.images.digits_data import IMAGE_SIZE, load_digit_images
+from oboptim.images.jpeg import jpeg_compressibility
+from oboptim.priors.diffusion_prior import DiffusionPrior
+from oboptim.task import Task
+
+DATA_DIR = Path(oboptim.data.__file__).parent
+UNET_DIR = DATA_DIR / "digits_unet"
+SCHEDULER_DIR = DATA_DIR / "digits_scheduler"
+SAMPLE_SHAPE = (1, IMAGE_SIZE, IMAGE_SIZE)
+DEFAULT_DIGIT = 3
+
+
+def prior_from_folders(unet_dir: str | Path, scheduler_dir: str | Path,
+                       device: torch.device | str = "cpu") -> DiffusionPrior:
+    """A saved ``UNet2DModel`` and ``DDPMScheduler`` as a frozen prior on ``device`` (gradients still reach ``x``).
+
+    The decoder clips to ``[-1, 1]``, as the scheduler's ``clip_sample`` does: candidates are the images as
+    displayed, and at high noise the reward sees a bounded image rather than Tweedie's estimate blown up by
+    ``1 / sqrt(abar_t)``.
+    """
+    scheduler = DDPMScheduler.from_pretrained(str(scheduler_dir))
+    return DiffusionPrior.from_diffusers(load_unet(unet_dir, device), scheduler, sample_shape=SAMPLE_SHAPE,
+                                         decoder=clip_to_image_range)
+
+
+def clip_to_image_range(x: Tensor) -> Tensor:
+    """``[B, 1, 16, 16]`` clipped to ``[-1, 1]``, the pixel range the prior was trained on."""
+    return x.clamp(-1.0, 1.0)
+
+
+def load_unet(unet_dir: str | Path = UNET_DIR, device: torch.device | str = "cpu") -> UNet2DModel:
+    """The saved ``UNet2DModel`` in eval mode with frozen weights."""
+    return UNet2DModel.from_pretrained(str(unet_dir)).to(device).eval().requires_grad_(False)
+
+
+def load_prior(device: torch.device | str = "cpu") -> DiffusionPrior:
+    """The shipped digits UNet and its DDPM schedule as a prior over ``[1, 16, 16]`` images."""
+    return prior_from_folders(UNET_DIR, SCHEDULER_DIR, device)
+
+
+def features(x: Tensor) -> Tensor:
+    """The frozen classifier's penultimate layer: ``[B, 1, 16, 16] -> [B, 32]`` in ``x``'s dtype, differentiable."""
+    return shipped_classifier(str(x.device)).features(x).to(x.dtype)
+
+
+def sample_data(n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` real digits drawn with replacement from the bundled set: ``[n, 1, 16, 16]`` float32 in ``[-1, 1]``."""
+    images, _ = load_digit_images()
+    return images[rng.integers(0, len(images), size=n)].copy()
+
+
+def jpeg_oracle_for(argument: str | None):
+    """``--oracle jpeg``: negative JPEG size in kB; it takes no argument."""
+    if argument is not None:
+        raise ValueError(f"jpeg takes no argument: use --oracle jpeg (got jpeg:{argument})")
+    return jpeg_compressibility
+
+
+def classifier_oracle_for(argument: str | None):
+    """``--oracle classifier:D``: the log-probability of digit ``D``; a missing or bad ``D`` is a ValueError."""
+    return classifier_log_prob_oracle(argument)
+
+
+TASK = Task(
+    name="digits",
+    description="16x16 digits from a diffusers UNet; oracle log p(3|x) of a frozen classifier (or classifier:D, jpeg)",
+    load_prior=load_prior,
+    oracle=classifier_log_prob_oracle(DEFAULT_DIGIT),
+    features=features,
+    sample_data=sample_data,
+    defaults={
+        "batch_size": 8,
+        "budget": 64,
+        "alpha": 0.3,
+        "particles": 16,
+        "steps": 50,
+        "surrogate": "gp",
+        "acquisition": "ucb",
+    },
+    named_oracles={
+        "jpeg": jpeg_oracle_for,
+        "classifier": classifier_oracle_for,
+    },
+)

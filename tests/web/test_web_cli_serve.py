@@ -1,0 +1,69 @@
+"""`oboptim serve NAME` as a click command: the printed URL with its token, and one-line errors."""
+
+import socket
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from werkzeug.serving import BaseWSGIServer
+
+from oboptim.storage import Storage
+from oboptim.web.cli_serve import serve_command
+
+
+@click.group()
+def cli():
+    """A stand-in for oboptim's main group."""
+
+
+cli.add_command(serve_command, "serve")
+
+
+@pytest.fixture
+def url(tmp_path):
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    with Storage(url) as storage:
+        campaign, _ = storage.get_or_create_campaign("web", task="none", config={}, seed=0)
+        storage.add_round(campaign.id, 0, [np.zeros(2)], [{}], b"", {})
+    return url
+
+
+def test_prints_the_url_with_a_fresh_token_and_stops_on_ctrl_c(url, monkeypatch):
+    served = []
+
+    def interrupted(server, poll_interval=0.5):
+        served.append(server.port)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(BaseWSGIServer, "serve_forever", interrupted)
+    outputs = [CliRunner().invoke(cli, ["serve", "web", "--storage", url, "--port", "0"]) for _ in range(2)]
+    for result, port in zip(outputs, served):
+        assert result.exit_code == 0, result.output
+        assert f"rating page of campaign 'web': http://127.0.0.1:{port}/?token=" in result.output
+        assert "stopped the rating page" in result.output
+    tokens = [result.output.split("?token=")[1].split()[0] for result in outputs]
+    assert tokens[0] != tokens[1] and min(len(t) for t in tokens) >= 32
+
+
+def test_unknown_campaign_is_one_line(url):
+    result = CliRunner().invoke(cli, ["serve", "nope", "--storage", url, "--port", "0"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [f"error: no campaign 'nope' in {url}; known: web"]
+
+
+def test_missing_database_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["serve", "web", "--storage", f"sqlite:///{tmp_path / 'none.db'}"])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("error: ")
+
+
+def test_a_taken_port_is_one_line(url):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "web", "--storage", url, "--port", str(port)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (f"error: port {port} on 127.0.0.1 is in use: pick another with --port, "
+                                     "or --port 0 for a free one")
