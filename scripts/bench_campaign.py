@@ -32,9 +32,11 @@ def fill(campaign: Campaign, n: int) -> None:
         campaign.storage.complete_trial(trial.id, float(value), campaign_id=campaign.id)
 
 
-def time_rounds(n: int, repeats: int, device: str, batch: int) -> dict:
+def time_rounds(n: int, repeats: int, device: str, batch: int, settings: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        campaign = Campaign.open("bench", storage=f"sqlite:///{tmp}/bench.db", task="gmm2d", seed=0, device=device)
+        campaign = Campaign.open("bench", storage=f"sqlite:///{tmp}/bench.db", task="gmm2d", seed=0, device=device,
+                                 **settings)
+        settings = {k: campaign.config[k] for k in ("surrogate", "particles", "steps")}
         fill(campaign, n)
         totals, fits, proposes, stores = [], [], [], []
         for _ in range(repeats):
@@ -50,7 +52,8 @@ def time_rounds(n: int, repeats: int, device: str, batch: int) -> dict:
             stores.append(total - diag["seconds_fit"] - diag["seconds_propose"])
         campaign.storage.close()
     median = statistics.median
-    return dict(n=n, total=median(totals), fit=median(fits), propose=median(proposes), store=median(stores))
+    return dict(n=n, total=median(totals), fit=median(fits), propose=median(proposes), store=median(stores),
+                **settings)
 
 
 def main() -> None:
@@ -59,22 +62,28 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--surrogate", default=None, help="gp or ensemble (default: the task's)")
+    parser.add_argument("--particles", type=int, default=None, help="per candidate (default: the task's)")
+    parser.add_argument("--steps", type=int, default=None, help="default: the task's")
     parser.add_argument("--out", type=Path, default=ROOT / "bench")
     args = parser.parse_args()
     rows = []
+    settings = {"surrogate": args.surrogate, "particles": args.particles, "steps": args.steps}
     for n in (int(s) for s in args.sizes.split(",")):
-        rows.append(time_rounds(n, args.repeats, args.device, args.batch))
+        rows.append(time_rounds(n, args.repeats, args.device, args.batch, settings))
         r = rows[-1]
         print(f"N={n:5d}: round {r['total']:.2f}s (fit {r['fit']:.2f}s, propose {r['propose']:.2f}s, "
               f"store+history {r['store']:.2f}s)", flush=True)
     lines = [f"# Campaign round time on gmm2d ({args.device}; medians of {args.repeats} rounds)", "",
-             f"Each round: GP fit on all N observations, SMC proposal of {args.batch} candidates "
-             "(16 groups x 64 particles x 100 steps, UCB), and the round's single write transaction.", "",
-             "| observations | round (s) | fit (s) | propose (s) | store + history (s) |", "|---|---|---|---|---|"]
-    lines += [f"| {r['n']:,} | {r['total']:.2f} | {r['fit']:.2f} | {r['propose']:.2f} | {r['store']:.2f} |"
-              for r in rows]
+             f"Each round: surrogate fit on all N observations, SMC proposal of {args.batch} candidates "
+             f"({args.batch} groups, UCB), and the round's single write transaction.", "",
+             "| observations | surrogate | particles x steps | round (s) | fit (s) | propose (s) | store + history (s) |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['n']:,} | {r['surrogate']} | {r['particles']} x {r['steps']} | {r['total']:.2f} | {r['fit']:.2f} "
+              f"| {r['propose']:.2f} | {r['store']:.2f} |" for r in rows]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"campaign_{args.device}.md").write_text("\n".join(lines) + "\n")
+    tag = "_".join(f"{k}{v}" for k, v in settings.items() if v is not None)
+    (args.out / f"campaign_{args.device}{'_' + tag if tag else ''}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
