@@ -121,6 +121,8 @@ def _propose_with_smc(task, prior, config, history, num_candidates, generator, r
         mean, variance = model.posterior(features)
         acq_values = acquisition(xs.cpu())
     xs_np = xs.cpu().numpy()
+    # The oracle's values carry observation noise; calibration compares them with the predictive spread.
+    noise_variance = float(fit.hyperparameters.get("noise_original", 0.0)) if config["surrogate"] == "gp" else 0.0
     settings = {key: config[key] for key in SAMPLER_KEYS}
     provenances = [
         {
@@ -132,6 +134,7 @@ def _propose_with_smc(task, prior, config, history, num_candidates, generator, r
             "acquisition": float(acq_values[g]),
             "predicted_mean": float(mean[g]),
             "predicted_std": float(variance[g].clamp_min(0).sqrt()),
+            "predictive_std": float((variance[g].clamp_min(0) + noise_variance) ** 0.5),
             "surrogate_version": round_index,
             "train_size": int(history.y.shape[0]),
             "pending": int(history.pending.shape[0]),

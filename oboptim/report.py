@@ -62,7 +62,7 @@ def _calibration(plt, campaign, done, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5, 5))
     if scored:
         predicted = np.array([t.provenance["predicted_mean"] for t in scored])
-        std = np.array([t.provenance.get("predicted_std", 0.0) for t in scored])
+        std = np.array([t.provenance.get("predictive_std", t.provenance.get("predicted_std", 0.0)) for t in scored])
         observed = np.array([t.value for t in scored])
         rounds = np.array([t.round for t in scored])
         ax.errorbar(predicted, observed, xerr=2 * std, fmt="none", ecolor="0.7", zorder=1)
@@ -71,7 +71,7 @@ def _calibration(plt, campaign, done, path: Path) -> Path:
         lo, hi = min(predicted.min(), observed.min()), max(predicted.max(), observed.max())
         ax.plot([lo, hi], [lo, hi], "k--", lw=1)
         inside = np.mean(np.abs(predicted - observed) <= 2 * std)
-        ax.set_title(f"surrogate calibration ({inside:.0%} within ±2σ)")
+        ax.set_title(f"surrogate calibration ({inside:.0%} within ±2σ predictive)")
     else:
         ax.set_title("surrogate calibration (no surrogate rounds yet)")
     ax.set(xlabel="predicted mean", ylabel="observed")

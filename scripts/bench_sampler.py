@@ -159,7 +159,7 @@ def unet_speed(args, device: str) -> list[dict]:
     prior = DiffusionPrior.from_diffusers(model, DDPMScheduler())
     reward = lambda x: -(x - 0.5).square().flatten(1).mean(-1)  # noqa: E731
     steps = args.unet_steps
-    return speed_rows(f"UNet2DModel 3x32x32, 64 particles", prior, reward, 64, steps, device, args.repeats, groups=4)
+    return speed_rows("UNet2DModel 3x32x32, 64 particles", prior, reward, 64, steps, device, args.repeats, groups=4)
 
 
 def sd_speed(args, device: str) -> list[dict]:
