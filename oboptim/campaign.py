@@ -30,6 +30,7 @@ import torch
 
 from oboptim.config import ConfigError, check_resume, resolve_config
 from oboptim.oracles import FailureBudget, Oracle, Outcome, evaluate_with_retries, resolve_oracle
+from oboptim.oracles.human_web import bound_campaign
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.proposal import History, propose
 from oboptim.storage import (
@@ -200,7 +201,8 @@ class Campaign:
             max_failure_rate: stop with :class:`~oboptim.oracles.TooManyFailures` past this fraction of failures.
         """
         budget = int(budget or self.config.get("budget", DEFAULT_BUDGET))
-        oracle_obj = resolve_oracle(oracle, task=self.task, command=oracle_command, timeout=oracle_timeout)
+        with bound_campaign(self.storage, self.name):  # lets --oracle human-web find this campaign's ratings
+            oracle_obj = resolve_oracle(oracle, task=self.task, command=oracle_command, timeout=oracle_timeout)
         failures = FailureBudget(max_failure_rate)
         failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
         self.requeue_dead_workers()

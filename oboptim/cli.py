@@ -63,7 +63,9 @@ def tasks() -> None:
 @click.option("--budget", type=click.IntRange(min=1), default=None, help="Run until this many trials are finished.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--seed", type=int, default=None)
-@click.option("--oracle", default=None, help="module:function, path/to/file.py:function, or human.")
+@click.option("--oracle", default=None,
+              help="module:function, path/to/file.py:function, human, human-web (rate on `oboptim serve`), "
+                   "or a task's own named oracle (e.g. jpeg, classifier:3).")
 @click.option("--oracle-cmd", default=None, help="Shell command speaking JSON lines on stdin/stdout.")
 @click.option("--oracle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
 @click.option("--surrogate", type=click.Choice(["gp", "ensemble"]), default=None)
@@ -217,6 +219,14 @@ def _unknown_campaign(name: str, store) -> OboptimError:
     hint = f"known: {', '.join(known)}" if known else "it has no campaigns; create one with `oboptim run TASK --name NAME`"
     return OboptimError(f"no campaign {name!r} in {store.url}; {hint}")
 
+
+def _register_serve() -> None:
+    from oboptim.web.cli_serve import serve_command
+
+    main.add_command(serve_command, "serve")
+
+
+_register_serve()
 
 if __name__ == "__main__":
     main()

@@ -5,12 +5,13 @@ Accepted forms:
 - nothing: the task's own oracle;
 - a Python callable ``f(x [B, *shape]) -> B values``, or an :class:`Oracle` instance;
 - ``module:function`` or ``path/to/file.py:function`` (the function may also be an Oracle instance or subclass);
-- a registered name from :data:`ORACLE_FACTORIES`, e.g. ``human``;
+- a registered name from :data:`ORACLE_FACTORIES`: ``human`` (terminal) or ``human-web`` (the `oboptim serve` page);
+- a name the task offers (``Task.named_oracles``), e.g. ``jpeg`` or ``classifier:3``;
 - ``command="shell command"``: a :class:`ShellOracle` speaking JSON lines.
 
-A new kind of oracle (e.g. a rating web page, ``human-web``) plugs in with one line::
+A new kind of oracle plugs in with one line::
 
-    ORACLE_FACTORIES["human-web"] = lambda *, task, timeout: WebHumanOracle(...)
+    ORACLE_FACTORIES["my-lab"] = lambda *, task, timeout: MyLabOracle(...)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from oboptim.errors import OboptimError
 from oboptim.oracles.base import Oracle
 from oboptim.oracles.callable import CallableOracle
 from oboptim.oracles.human import TerminalHumanOracle
+from oboptim.oracles.human_web import web_oracle_factory
 from oboptim.oracles.shell import ShellOracle
 from oboptim.task import Task, TaskNotFoundError, load_object
 
@@ -35,6 +37,7 @@ OracleFactory = Callable[..., Oracle]
 
 ORACLE_FACTORIES: dict[str, OracleFactory] = {
     "human": lambda *, task=None, timeout=None: TerminalHumanOracle(),
+    "human-web": web_oracle_factory,
 }
 
 

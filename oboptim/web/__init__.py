@@ -10,20 +10,27 @@ candidates with ``oboptim ask`` and rate them on the page at any pace.
 Built on Flask and Werkzeug (well-maintained, by the Pallets project); pictures with Pillow and matplotlib.
 """
 
-from oboptim.web.app import create_app
-from oboptim.web.board import RATING_MAX, RATING_MIN, WEB_RATER, RatingBoard, RatingError, UnknownCampaign
-from oboptim.web.server import DEFAULT_PORT, ServeError, make_rating_server, serve
+import importlib
 
-__all__ = [
-    "DEFAULT_PORT",
-    "RATING_MAX",
-    "RATING_MIN",
-    "WEB_RATER",
-    "RatingBoard",
-    "RatingError",
-    "ServeError",
-    "UnknownCampaign",
-    "create_app",
-    "make_rating_server",
-    "serve",
-]
+# Lazy, like `oboptim` itself: cli.py imports oboptim.web.cli_serve, and `oboptim --help` should not load Flask,
+# torch or the storage layer.
+_EXPORTS = {
+    "create_app": "oboptim.web.app",
+    "RATING_MAX": "oboptim.web.board",
+    "RATING_MIN": "oboptim.web.board",
+    "WEB_RATER": "oboptim.web.board",
+    "RatingBoard": "oboptim.web.board",
+    "RatingError": "oboptim.web.board",
+    "UnknownCampaign": "oboptim.web.board",
+    "ServeError": "oboptim.web.server",
+    "make_rating_server": "oboptim.web.server",
+    "serve": "oboptim.web.server",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'oboptim.web' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

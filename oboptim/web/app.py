@@ -16,6 +16,7 @@ Routes:
                               409 already finished
     POST /api/skip            trial_id -> JSON; the trial stays pending and moves to the end of the list
     GET  /trial/<id>.png      the candidate as a picture (404 when its shape has none)
+    GET  /favicon.ico         empty (204), so that browsers stop asking
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ def _add_routes(app: flask.Flask, board: RatingBoard, token: str) -> None:
     def skip():
         record = board.skip(_fields().get("trial_id"))
         return {"ok": True, "trial_id": record.id, "state": board.progress().as_json()}
+
+    @app.get("/favicon.ico")
+    def favicon():
+        return "", 204  # browsers ask for one; none is needed
 
     @app.get("/trial/<int:trial_id>.png")
     def trial_png(trial_id: int):

@@ -8,7 +8,8 @@ import functools
 
 import click
 
-from oboptim.web.server import DEFAULT_HOST, DEFAULT_PORT
+DEFAULT_PORT = 8765
+DEFAULT_HOST = "127.0.0.1"  # = oboptim.web.server.DEFAULT_HOST, not imported so that `oboptim --help` stays fast
 
 
 def _user_errors(fn):

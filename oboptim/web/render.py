@@ -25,6 +25,7 @@ NUMBERS = "numbers"
 MIN_IMAGE_SIDE = 4  # below this an array is numbers, not a picture (e.g. a [2, 3] design matrix)
 TARGET_IMAGE_SIDE = 256  # pixels the longer side is scaled up to (by a whole factor)
 MAX_UPSCALE = 32
+DIFFUSION_RANGE_SLACK = 1.5  # a [-1, 1] model's samples may overshoot a little
 MIN_PLOT_SPAN = 2.0  # a 2-D plot never zooms in below this width
 
 __all__ = ["IMAGE", "NUMBERS", "POINT_2D", "candidate_kind", "format_candidate", "image_png", "point_png"]
@@ -45,16 +46,17 @@ def candidate_kind(shape: tuple[int, ...]) -> str:
 def to_unit_range(x: np.ndarray) -> np.ndarray:
     """Pixel values mapped to ``[0, 1]``, guessing the convention from their range.
 
-    ``[0, 1]`` stays as it is, ``[-1, 1]`` (the usual diffusion-model range) is shifted, ``[0, 255]`` is divided; any
-    other range is stretched min-to-max (a constant image becomes mid-grey).
+    ``[0, 1]`` stays as it is; ``[-1, 1]`` (the usual diffusion-model range) is shifted, a sample's slight overshoot
+    (up to 1.5) clipped; ``[0, 255]`` is divided; any other range is stretched min-to-max (a constant image becomes
+    mid-grey).
     """
     x = np.nan_to_num(np.asarray(x, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     low, high = float(x.min()), float(x.max())
     if low >= 0.0 and high <= 1.0:
         return x
-    if low >= -1.0 and high <= 1.0:
-        return (x + 1.0) / 2.0
-    if low >= 0.0 and high <= 255.0:
+    if -DIFFUSION_RANGE_SLACK <= low < 0.0 and high <= DIFFUSION_RANGE_SLACK:
+        return np.clip((x + 1.0) / 2.0, 0.0, 1.0)
+    if low >= 0.0 and 2.0 < high <= 255.0:
         return x / 255.0
     if high - low < 1e-12:
         return np.full_like(x, 0.5)

@@ -14,7 +14,6 @@ from oboptim.errors import OboptimError
 from oboptim.web.app import create_app
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8765
 TOKEN_BYTES = 24
 
 
@@ -23,11 +22,14 @@ class ServeError(OboptimError):
 
 
 class QuietRequestHandler(WSGIRequestHandler):
-    """Logs only failed requests, without their query string (which may hold the token); the page polls often."""
+    """Logs only refused requests (403) and server errors, without their query string (which may hold the token).
+
+    The page polls every few seconds, and the rater's own mistakes are shown on the page; neither is logged.
+    """
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         status = getattr(code, "value", code)
-        if str(status).isdigit() and int(status) >= 400:
+        if str(status).isdigit() and (int(status) == 403 or int(status) >= 500):
             self.log("info", "%s %s %s", self.command, self.path.split("?", 1)[0], status)
 
 

@@ -70,6 +70,8 @@ def wait_for_pictures(page):
 
 def test_rate_skip_and_see_a_new_batch(campaign, page_url, page, tmp_path):
     first, second, third = (t.id for t in campaign.ask(3))
+    script_errors = []
+    page.on("pageerror", lambda error: script_errors.append(str(error)))
     page.goto(page_url)
     expect = sync_api.expect
     expect(page.locator("section.trial")).to_have_count(3)
@@ -114,3 +116,4 @@ def test_rate_skip_and_see_a_new_batch(campaign, page_url, page, tmp_path):
     wait_for_pictures(page)
     page.screenshot(path=str(tmp_path / "rating_page_new_batch.png"), full_page=True)
     shutil.copyfile(tmp_path / "rating_page_new_batch.png", SCREENSHOT_COPY)  # for a person to look at
+    assert script_errors == []

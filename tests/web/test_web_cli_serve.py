@@ -1,6 +1,8 @@
 """`oboptim serve NAME` as a click command: the printed URL with its token, and one-line errors."""
 
 import socket
+import subprocess
+import sys
 
 import click
 import numpy as np
@@ -67,3 +69,16 @@ def test_a_taken_port_is_one_line(url):
     assert result.exit_code == 2
     assert result.output.strip() == (f"error: port {port} on 127.0.0.1 is in use: pick another with --port, "
                                      "or --port 0 for a free one")
+
+
+def test_the_command_module_is_light_to_import():
+    """cli.py imports it for every `oboptim` call, `--help` included."""
+    code = "import sys, oboptim.web.cli_serve; print(sorted({'flask', 'torch', 'sqlalchemy'} & set(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_host_default_matches_the_server():
+    from oboptim.web import cli_serve, server
+
+    assert cli_serve.DEFAULT_HOST == server.DEFAULT_HOST == "127.0.0.1"

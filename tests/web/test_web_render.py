@@ -22,7 +22,8 @@ def test_candidate_kind(shape, kind):
 @pytest.mark.parametrize(
     ("values", "expected"),
     [([0.0, 0.5, 1.0], [0.0, 0.5, 1.0]), ([-1.0, 0.0, 1.0], [0.0, 0.5, 1.0]), ([0.0, 51.0, 255.0], [0.0, 0.2, 1.0]),
-     ([-5.0, 0.0, 5.0], [0.0, 0.5, 1.0]), ([300.0, 300.0, 300.0], [0.5, 0.5, 0.5])],
+     ([-1.2, 0.0, 1.1], [0.0, 0.5, 1.0]), ([0.0, 0.6, 1.2], [0.0, 0.5, 1.0]), ([-5.0, 0.0, 5.0], [0.0, 0.5, 1.0]),
+     ([300.0, 300.0, 300.0], [0.5, 0.5, 0.5])],
 )
 def test_to_unit_range(values, expected):
     np.testing.assert_allclose(to_unit_range(np.array(values)), expected)

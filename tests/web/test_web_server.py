@@ -1,0 +1,55 @@
+"""The real server (werkzeug, loopback, free port): the token over HTTP, and logs that never show it."""
+
+import logging
+import threading
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pytest
+
+from oboptim.storage import Storage
+from oboptim.web import make_rating_server
+
+
+@pytest.fixture
+def running(tmp_path):
+    """``(base URL, token)`` of a rating server running in a thread."""
+    url = f"sqlite:///{tmp_path / 'server.db'}"
+    with Storage(url) as storage:
+        campaign, _ = storage.get_or_create_campaign("web", task="none", config={}, seed=0)
+        storage.add_round(campaign.id, 0, [np.zeros(2)], [{}], b"", {})
+    server, page_url = make_rating_server(url, "web", host="127.0.0.1", port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    base, _, token = page_url.partition("/?token=")
+    yield base, token
+    server.shutdown()
+    server.server_close()
+    server.app.extensions["oboptim_board"].close()
+    thread.join(timeout=10)
+
+
+def status_of(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_url_is_loopback_with_a_long_token(running):
+    base, token = running
+    assert base.startswith("http://127.0.0.1:") and len(token) >= 32
+
+
+def test_token_is_required_over_http_and_never_logged(running, caplog):
+    base, token = running
+    caplog.set_level(logging.INFO, logger="werkzeug")
+    assert status_of(f"{base}/api/state?token={token}") == 200
+    assert status_of(f"{base}/api/state?token=guess") == 403
+    assert status_of(f"{base}/api/state") == 403
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert logged.count("GET /api/state 403") == 2  # refusals are logged, successes (polling) are not
+    assert "/api/state 200" not in logged
+    assert token not in logged and "guess" not in logged
