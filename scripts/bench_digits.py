@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None)
     parser.add_argument("--alpha", type=float, default=None)
     parser.add_argument("--alpha-sweep", nargs="+", type=float, default=None)
+    parser.add_argument("--groups", type=int, default=16, help="SMC groups of the alpha sweep")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "digits_cpu.md")
     args = parser.parse_args()
@@ -124,8 +125,8 @@ def main() -> None:
     if args.alpha_sweep:
         defaults = task.defaults
         rows = alpha_sweep(task, prior, args.alpha_sweep, args.particles or defaults["particles"],
-                           args.steps or defaults["steps"], groups=32, seed=0)
-        text = "## SMC on log p(3 | x), 32 groups\n\n" + table(rows, list(rows[0]))
+                           args.steps or defaults["steps"], groups=args.groups, seed=0)
+        text = f"## SMC on log p(3 | x), {args.groups} groups\n\n" + table(rows, list(rows[0]))
         report = {"alpha_sweep": rows}
     else:
         settings = {k: v for k, v in {"particles": args.particles, "steps": args.steps, "alpha": args.alpha}.items()

@@ -48,12 +48,12 @@ GRID_FILE = "digits_samples.png"
 
 @dataclass(frozen=True)
 class PriorConfig:
-    steps: int = 2000
+    steps: int = 600
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    warmup: int = 100
-    ema_decay: float = 0.995
+    warmup: int = 50
+    ema_decay: float = 0.99
     block_out_channels: tuple[int, ...] = (32, 64, 64)
     layers_per_block: int = 1
     norm_num_groups: int = 8

@@ -18,6 +18,12 @@ Euclidean move and 64 trials cover nothing, while the classifier's embedding is 
 campaign, so the surrogate's inputs stay comparable across rounds), low-dimensional, smooth (SiLU, average pooling)
 and organised by what the digit looks like. It is differentiable, so the sampler's guidance flows through
 ``GP(features(x))`` back to the pixels.
+
+Alpha: the acquisition the sampler sees is in oracle units. For ``log p(D | x)`` (0 down to about -20 on prior
+samples) ``alpha = 0.1`` moves the proposals onto the chosen digit while they stay as digit-like as prior samples
+(``scripts/bench_digits.py``). JPEG sizes of these images differ by only ~0.01 kB, so ``--oracle jpeg`` needs a much
+smaller alpha (0.001) to tilt the prior at all, and the classifier features, which ignore stroke texture, model
+JPEG size poorly.
 """
 
 from __future__ import annotations
@@ -63,7 +69,9 @@ def clip_to_image_range(x: Tensor) -> Tensor:
 
 def load_unet(unet_dir: str | Path = UNET_DIR, device: torch.device | str = "cpu") -> UNet2DModel:
     """The saved ``UNet2DModel`` in eval mode with frozen weights."""
-    return UNet2DModel.from_pretrained(str(unet_dir)).to(device).eval().requires_grad_(False)
+    # low_cpu_mem_usage=False: the model is 4 MB, and the default would warn that `accelerate` is missing
+    model = UNet2DModel.from_pretrained(str(unet_dir), low_cpu_mem_usage=False)
+    return model.to(device).eval().requires_grad_(False)
 
 
 def load_prior(device: torch.device | str = "cpu") -> DiffusionPrior:
@@ -101,10 +109,10 @@ TASK = Task(
     oracle=classifier_log_prob_oracle(DEFAULT_DIGIT),
     features=features,
     sample_data=sample_data,
-    defaults={
+    defaults={  # a 64-trial campaign with these takes 3 to 5 min on one CPU thread
         "batch_size": 8,
         "budget": 64,
-        "alpha": 0.3,
+        "alpha": 0.1,
         "particles": 16,
         "steps": 50,
         "surrogate": "gp",
