@@ -30,7 +30,49 @@ def write_report(campaign, out_dir: Path | str) -> list[Path]:
     ]
     if done and done[0].x.size == 2:
         paths.append(_queries_over_prior(plt, campaign, trials, out / "queries.png"))
+    if done and _is_image(done[0].x.shape):
+        paths.append(_image_grids(plt, done, out / "images_per_round.png"))
     return paths
+
+
+def _is_image(shape: tuple[int, ...]) -> bool:
+    from oboptim.web.render import IMAGE, candidate_kind
+
+    return candidate_kind(shape) == IMAGE
+
+
+def _as_picture(x: np.ndarray) -> np.ndarray:
+    """``[C, H, W]`` or ``[H, W]`` candidate to ``[H, W]`` or ``[H, W, 3]`` in [0, 1] for imshow."""
+    from oboptim.web.render import to_unit_range
+
+    x = to_unit_range(x)
+    if x.ndim == 3:
+        x = x[0] if x.shape[0] == 1 else np.moveaxis(x, 0, -1)
+    return x
+
+
+def _image_grids(plt, done, path: Path, per_side: int = 6, max_rounds: int = 12) -> Path:
+    """One row per round (the last ``max_rounds``): its best ``per_side`` candidates, then a random sample."""
+    rounds = sorted({t.round for t in done})[-max_rounds:]
+    rng = np.random.default_rng(0)
+    fig, axes = plt.subplots(len(rounds), 2 * per_side, figsize=(2 * per_side * 0.9, len(rounds) * 1.0 + 0.4),
+                             squeeze=False)
+    for row, round_index in enumerate(rounds):
+        members = [t for t in done if t.round == round_index]
+        best = sorted(members, key=lambda t: t.value, reverse=True)[:per_side]
+        sample = [members[i] for i in rng.permutation(len(members))[:per_side]]
+        cells = best + [None] * (per_side - len(best)) + sample + [None] * (per_side - len(sample))
+        for col, trial in enumerate(cells):
+            ax = axes[row, col]
+            ax.set_axis_off()
+            if trial is not None:
+                ax.imshow(_as_picture(trial.x), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+                ax.set_title(f"{trial.value:.3g}", fontsize=6)
+        axes[row, 0].text(-0.3, 0.5, f"round {round_index}", transform=axes[row, 0].transAxes, ha="right",
+                          va="center", fontsize=7)
+    fig.suptitle(f"per round: best {per_side} (left) and a random {per_side} (right); titles are observed values",
+                 fontsize=8)
+    return _save(fig, path)
 
 
 def _best_so_far(plt, campaign, trials, path: Path) -> Path:
