@@ -89,6 +89,11 @@ def run(task, name, storage, budget, batch_size, seed, oracle, oracle_cmd, oracl
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
                     particles=particles, alpha=alpha, steps=steps, budget=budget)
+    if oracle != "human-web":  # a bad oracle spec fails before anything is written (human-web binds to the campaign)
+        from oboptim.oracles import resolve_oracle
+        from oboptim.task import load_task
+
+        resolve_oracle(oracle, task=load_task(task), command=oracle_cmd, timeout=oracle_timeout).close()
     campaign = Campaign.open(name, storage=storage, task=task, seed=seed, device=device,
                              particle_batch_size=particle_batch_size, **settings)
     click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {campaign.storage.url}", err=True)

@@ -80,6 +80,9 @@ def test_user_errors_are_one_line(runner, url, tmp_path):
     assert_one_line_error(invoke(runner, "tell", "demo", 1, "abc", "--storage", url), "not a number")
     assert_one_line_error(invoke(runner, "tell", "demo", 1, "7.0", "--storage", url), "already completed")
     assert_one_line_error(invoke(runner, "status", "nope", "--storage", url), "no campaign 'nope'")
+    assert_one_line_error(invoke(runner, "run", TASK, "--name", "fresh", "--storage", url, "--oracle", "nope:fn"),
+                          "could not load oracle")
+    assert Storage(url).get_campaign("fresh") is None  # nothing written
     assert_one_line_error(invoke(runner, "run", TASK, "--name", "demo", "--storage", url, "--alpha", 0.5),
                           "alpha=1.0 (you passed 0.5)")
     assert_one_line_error(invoke(runner, "status", "--storage", "nosuchdialect://x"), "dialect")
