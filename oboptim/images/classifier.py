@@ -14,7 +14,6 @@ arguments travel in the file's metadata as JSON, so :meth:`DigitClassifier.load`
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -22,12 +21,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 import oboptim.data
 from oboptim.errors import OboptimError
+from oboptim.weights_file import load_with_config, read_metadata, save_with_config
 
 NUM_CLASSES = 10
 SHIPPED_CLASSIFIER = Path(oboptim.data.__file__).parent / "digits_classifier.safetensors"
@@ -85,29 +83,18 @@ class DigitClassifier(nn.Module):
 
     def save(self, path: str | Path, metadata: dict[str, str] | None = None) -> None:
         """Write the weights to ``path`` (safetensors), with the config (and any extra string ``metadata``)."""
-        tensors = {name: p.detach().cpu().contiguous() for name, p in self.state_dict().items()}
-        save_file(tensors, str(path), metadata={**(metadata or {}), _CONFIG_KEY: json.dumps(self.config)})
+        save_with_config(self, path, self.config, _CONFIG_KEY, metadata)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> DigitClassifier:
-        """Rebuild a saved classifier from ``path`` onto ``device`` (CPU by default), in eval mode."""
-        path = Path(path)
-        if not path.is_file():
-            raise ClassifierFileError(f"no classifier weights at {path}: run scripts/train_digits_prior.py")
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            if _CONFIG_KEY not in metadata:
-                raise ClassifierFileError(f"{path} holds no DigitClassifier config; save it with DigitClassifier.save")
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
-        model = cls(**json.loads(metadata[_CONFIG_KEY]))
+        """Rebuild a saved model from ``path`` onto ``device`` (CPU by default)."""
+        config, state = load_with_config(path, _CONFIG_KEY, missing=ClassifierFileError(f"no classifier weights at {path}: run scripts/train_digits_prior.py"),
+                                         no_config=ClassifierFileError(f"{path} holds no DigitClassifier config; save it with DigitClassifier.save"))
+        model = cls(**config)
         model.load_state_dict(state)
         return model.to(device or "cpu").eval()
 
-    @staticmethod
-    def read_metadata(path: str | Path) -> dict[str, str]:
-        """The string metadata stored next to the weights (training provenance, config)."""
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            return dict(handle.metadata() or {})
+    read_metadata = staticmethod(read_metadata)
 
 
 @lru_cache(maxsize=4)

@@ -14,18 +14,16 @@ the same network without any side file.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import torch
 from diffusers import DDPMScheduler
-from safetensors import safe_open
-from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from oboptim.errors import OboptimError
+from oboptim.weights_file import load_with_config, read_metadata, save_with_config
 
 BETA_SCHEDULES = ("linear", "squaredcos_cap_v2")
 _CONFIG_KEY = "oboptim_mlp_denoiser_config"
@@ -145,27 +143,15 @@ class MLPDenoiser(nn.Module):
 
     def save(self, path: str | Path, metadata: dict[str, str] | None = None) -> None:
         """Write the weights to ``path`` (safetensors), with the config (and any extra string ``metadata``)."""
-        tensors = {name: p.detach().cpu().contiguous() for name, p in self.state_dict().items()}
-        meta = {**(metadata or {}), _CONFIG_KEY: json.dumps(self.config, sort_keys=True)}
-        save_file(tensors, str(path), metadata=meta)
+        save_with_config(self, path, self.config, _CONFIG_KEY, metadata)
 
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> MLPDenoiser:
         """Rebuild a saved model from ``path`` onto ``device`` (CPU by default)."""
-        path = Path(path)
-        if not path.is_file():
-            raise DenoiserFileError(f"no denoiser weights at {path}: run scripts/train_toy_priors.py to create them")
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = handle.metadata() or {}
-            if _CONFIG_KEY not in metadata:
-                raise DenoiserFileError(f"{path} has no MLPDenoiser config; save it with MLPDenoiser.save")
-            state = {name: handle.get_tensor(name) for name in handle.keys()}
-        model = cls(**json.loads(metadata[_CONFIG_KEY]))
+        config, state = load_with_config(path, _CONFIG_KEY, missing=DenoiserFileError(f"no denoiser weights at {path}: run scripts/train_toy_priors.py to create them"),
+                                         no_config=DenoiserFileError(f"{path} has no MLPDenoiser config; save it with MLPDenoiser.save"))
+        model = cls(**config)
         model.load_state_dict(state)
         return model.to(device or "cpu")
 
-    @staticmethod
-    def read_metadata(path: str | Path) -> dict[str, str]:
-        """The string metadata stored next to the weights (training provenance, config)."""
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            return dict(handle.metadata() or {})
+    read_metadata = staticmethod(read_metadata)
