@@ -32,12 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
+from oboptim.tasks.digits import DATA_DIR, prior_from_folders
 from PIL import Image
 
 from oboptim.images.classifier import DigitClassifier
 from oboptim.images.digits_data import held_out_split, load_digit_images
+from oboptim.priors.training import ema_update, warmup_cosine_lr
 from oboptim.sampling import ddim_sample
-from oboptim.tasks.digits import DATA_DIR, prior_from_folders
 
 CLASSIFIER_FILE = "digits_classifier.safetensors"
 UNET_FOLDER = "digits_unet"
@@ -74,14 +75,6 @@ class ClassifierConfig:
     seed: int = 0
 
 
-def cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
-    """Linear warm-up, then cosine decay to 1% of the peak."""
-    if step < warmup:
-        return peak * (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return peak * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def random_shift(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Shift each image ``[B, 1, S, S]`` by -1, 0 or +1 pixels in each direction (background fills the border)."""
     padded = torch.nn.functional.pad(images, (1, 1, 1, 1), value=-1.0)
@@ -115,7 +108,7 @@ def train_prior(images: torch.Tensor, config: PriorConfig, log_every: int = 200)
     running, start = 0.0, time.perf_counter()
     for step in range(config.steps):
         for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(step, config.steps, config.lr, config.warmup)
+            group["lr"] = warmup_cosine_lr(step, config.steps, config.lr, config.warmup)
         x0 = images[torch.randint(0, len(images), (config.batch_size,), generator=generator)]
         noise = torch.randn(x0.shape, generator=generator)
         t = torch.randint(0, config.num_train_timesteps, (config.batch_size,), generator=generator)
@@ -123,9 +116,7 @@ def train_prior(images: torch.Tensor, config: PriorConfig, log_every: int = 200)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
-                p_ema.lerp_(p, 1 - config.ema_decay)
+        ema_update(ema, model, config.ema_decay)
         running += loss.item()
         if (step + 1) % log_every == 0:
             print(f"  prior step {step + 1}/{config.steps}  loss {running / log_every:.4f}  "
@@ -147,7 +138,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, config: Classif
         order = torch.randperm(len(images), generator=generator)
         for batch in order.split(config.batch_size):
             for group in optimizer.param_groups:
-                group["lr"] = cosine_lr(step, total, config.lr, warmup=batches_per_epoch)
+                group["lr"] = warmup_cosine_lr(step, total, config.lr, warmup=batches_per_epoch)
             x = random_shift(images[batch], generator)
             x = x + config.noise_std * torch.randn(x.shape, generator=generator)
             loss = torch.nn.functional.cross_entropy(model(x), labels[batch])

@@ -26,13 +26,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from oboptim.tasks import gmm2d
+from oboptim.tasks._toy import DATA_DIR
 
 from oboptim.metrics import noise_floor, subset_wasserstein
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.priors.mlp import MLPDenoiser, toy_noise_schedule
+from oboptim.priors.training import ema_update, warmup_cosine_lr
+from oboptim.sampling import ddim_sample
 from oboptim.task import load_task
-from oboptim.tasks import gmm2d
-from oboptim.tasks._toy import DATA_DIR
 
 
 @dataclass(frozen=True)
@@ -50,14 +52,6 @@ class TrainConfig:
     seed: int = 0
 
 
-def cosine_lr(step: int, config: TrainConfig) -> float:
-    """Linear warm-up, then cosine decay to 1% of the peak."""
-    if step < config.warmup:
-        return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
-    return config.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
-
-
 def train_denoiser(task_name: str, config: TrainConfig, log_every: int = 500) -> MLPDenoiser:
     """Fit an :class:`MLPDenoiser` to the task's data distribution; returns the EMA weights."""
     task = load_task(task_name)
@@ -72,7 +66,7 @@ def train_denoiser(task_name: str, config: TrainConfig, log_every: int = 500) ->
     running, start = 0.0, time.perf_counter()
     for step in range(config.steps):
         for group in optimizer.param_groups:
-            group["lr"] = cosine_lr(step, config)
+            group["lr"] = warmup_cosine_lr(step, config.steps, config.lr, config.warmup)
         x0 = torch.from_numpy(task.sample_data(config.batch_size, data_rng)).float()
         noise = torch.randn(x0.shape, generator=noise_gen)
         t = torch.randint(0, scheduler.config.num_train_timesteps, (config.batch_size,), generator=noise_gen)
@@ -80,9 +74,7 @@ def train_denoiser(task_name: str, config: TrainConfig, log_every: int = 500) ->
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        with torch.no_grad():
-            for p_ema, p in zip(ema.parameters(), model.parameters()):
-                p_ema.lerp_(p, 1 - config.ema_decay)
+        ema_update(ema, model, config.ema_decay)
         running += loss.item()
         if (step + 1) % log_every == 0:
             elapsed = time.perf_counter() - start
@@ -92,19 +84,6 @@ def train_denoiser(task_name: str, config: TrainConfig, log_every: int = 500) ->
 
 
 @torch.no_grad()
-def ancestral_sample(prior: DiffusionPrior, n: int, num_steps: int, generator: torch.Generator) -> torch.Tensor:
-    """``n`` prior samples ``[n, *sample_shape]`` by DDIM with eta = 1 on ``prior.time_grid(num_steps)``."""
-    grid = prior.time_grid(num_steps)
-    x = torch.randn((n, *prior.sample_shape), generator=generator)
-    for t, abar, abar_prev in zip(grid.timesteps, grid.abar, grid.abar_prev):
-        eps = prior.predict_eps(x, t.expand(n), abar.expand(n))
-        x0_hat = (x - (1 - abar).sqrt() * eps) / abar.sqrt()
-        var = (1 - abar_prev) / (1 - abar) * (1 - abar / abar_prev)
-        mean = abar_prev.sqrt() * x0_hat + (1 - abar_prev - var).clamp_min(0).sqrt() * eps
-        x = mean + var.sqrt() * torch.randn(x.shape, generator=generator)
-    return x
-
-
 def frozen_prior(model: MLPDenoiser) -> DiffusionPrior:
     """A trained model as a prior (the same construction as the tasks' ``load_prior``, from any path)."""
     model = model.eval().requires_grad_(False)
@@ -136,7 +115,7 @@ def evaluate(task_name: str, prior: DiffusionPrior, seed: int = 123, n: int = 50
     """W2 of prior samples to fresh data (10 x 500 points) and the data-vs-data noise floor."""
     task = load_task(task_name)
     rng = np.random.default_rng(seed)
-    samples = ancestral_sample(prior, n, 100, torch.Generator().manual_seed(seed)).double().numpy()
+    samples = ddim_sample(prior, n, 100, torch.Generator().manual_seed(seed)).double().numpy()
     data = task.sample_data(n, rng)
     wd = subset_wasserstein(samples, data, rng=rng)
     floor = noise_floor(task.sample_data, rng=rng)
@@ -145,10 +124,10 @@ def evaluate(task_name: str, prior: DiffusionPrior, seed: int = 123, n: int = 50
     if task_name == "gmm2d":
         result.update(gmm_mode_stats(samples))
         # the 100-step kernel itself shrinks the modes a little: the exact mixture eps is the yardstick
-        exact = ancestral_sample(gmm2d.exact_mixture_prior(), n, 100, torch.Generator().manual_seed(seed))
+        exact = ddim_sample(gmm2d.exact_mixture_prior(), n, 100, torch.Generator().manual_seed(seed))
         result["exact_eps_reference"] = gmm_mode_stats(exact.double().numpy())
         result["w2_exact_eps_vs_data"] = list(subset_wasserstein(exact, data, rng=rng)[:2])
-        fine = ancestral_sample(prior, n, 1000, torch.Generator().manual_seed(seed)).double().numpy()
+        fine = ddim_sample(prior, n, 1000, torch.Generator().manual_seed(seed)).double().numpy()
         result["fine_grid_1000_steps"] = gmm_mode_stats(fine)
     if task_name == "swissroll3d":
         result["off_curve_distance"] = {"prior": swissroll_off_curve_distance(samples),
