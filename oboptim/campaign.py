@@ -22,7 +22,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -172,8 +172,7 @@ class Campaign:
 
     def finished_count(self) -> int:
         """Trials that spent an oracle query: completed or failed."""
-        counts = self.storage.count_trials(self.id)
-        return counts.get(TrialState.COMPLETED, 0) + counts.get(TrialState.FAILED, 0)
+        return _finished(self.storage.count_trials(self.id))
 
     # -- the loop --------------------------------------------------------------------------------------------------
 
@@ -209,13 +208,12 @@ class Campaign:
         bar = _progress_bar(budget, self.finished_count(), enabled=progress)
         say = log or (bar.write if bar is not None else (lambda line: print(line, file=sys.stderr)))
         try:
-            while (finished := self.finished_count()) < budget:
+            while (finished := _finished(counts := self.storage.count_trials(self.id))) < budget:
                 claimed = self.storage.claim_trials(self.id, self.worker, lease_seconds,
                                                     limit=int(self.config["batch_size"]))
                 if claimed:
                     self._evaluate(oracle_obj, claimed, retries, failures, bar)
                     continue
-                counts = self.storage.count_trials(self.id)
                 outstanding = counts.get(TrialState.WAITING, 0) + counts.get(TrialState.RUNNING, 0)
                 n = min(int(self.config["batch_size"]), budget - finished - outstanding)
                 if n <= 0:  # other workers hold the rest of the budget
@@ -327,6 +325,10 @@ class Campaign:
                 "predicted_mean": float(predicted.mean()),
                 "observed_count": len(done),
             })
+
+
+def _finished(counts: Mapping[str, int]) -> int:
+    return counts.get(TrialState.COMPLETED, 0) + counts.get(TrialState.FAILED, 0)
 
 
 def _outcome_of(trial: TrialRecord) -> Outcome:

@@ -119,7 +119,7 @@ def _propose_with_smc(task, prior, config, history, num_candidates, generator, r
         xs = prior.decode(chosen).float()
         features = task.features(xs.cpu()).double()
         mean, variance = model.posterior(features)
-        acq_values = acquisition(xs.cpu())
+    acq_values = result.rewards[groups, picks]  # the sampler already scored every final particle
     xs_np = xs.cpu().numpy()
     # The oracle's values carry observation noise; calibration compares them with the predictive spread.
     noise_variance = float(fit.hyperparameters.get("noise_original", 0.0)) if config["surrogate"] == "gp" else 0.0
