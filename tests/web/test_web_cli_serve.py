@@ -5,12 +5,10 @@ import subprocess
 import sys
 
 import click
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from werkzeug.serving import BaseWSGIServer
 
-from oboptim.storage import Storage
 from oboptim.web.cli_serve import serve_command
 
 
@@ -23,12 +21,8 @@ cli.add_command(serve_command, "serve")
 
 
 @pytest.fixture
-def url(tmp_path):
-    url = f"sqlite:///{tmp_path / 'serve.db'}"
-    with Storage(url) as storage:
-        campaign, _ = storage.get_or_create_campaign("web", task="none", config={}, seed=0)
-        storage.add_round(campaign.id, 0, [np.zeros(2)], [{}], b"", {})
-    return url
+def url(one_point_campaign_url):
+    return one_point_campaign_url
 
 
 def test_prints_the_url_with_a_fresh_token_and_stops_on_ctrl_c(url, monkeypatch):

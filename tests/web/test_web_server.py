@@ -5,20 +5,15 @@ import threading
 import urllib.error
 import urllib.request
 
-import numpy as np
 import pytest
 
-from oboptim.storage import Storage
 from oboptim.web import make_rating_server
 
 
 @pytest.fixture
-def running(tmp_path):
+def running(one_point_campaign_url):
     """``(base URL, token)`` of a rating server running in a thread."""
-    url = f"sqlite:///{tmp_path / 'server.db'}"
-    with Storage(url) as storage:
-        campaign, _ = storage.get_or_create_campaign("web", task="none", config={}, seed=0)
-        storage.add_round(campaign.id, 0, [np.zeros(2)], [{}], b"", {})
+    url = one_point_campaign_url
     server, page_url = make_rating_server(url, "web", host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     thread.start()
