@@ -40,7 +40,7 @@ from oboptim.storage import (
     TrialRecord,
     TrialState,
 )
-from oboptim.task import Task, load_task
+from oboptim.task import Task, load_task, task_options_of
 
 DEFAULT_BUDGET = 64
 DEFAULT_LEASE_SECONDS = 600.0
@@ -83,6 +83,7 @@ class Campaign:
         *,
         device: str = "cpu",
         particle_batch_size: int | None = None,
+        task_options: Mapping[str, Any] | None = None,
         **settings: Any,
     ) -> Campaign:
         """Create campaign ``name``, or resume it if it exists.
@@ -95,6 +96,8 @@ class Campaign:
             seed: the campaign's seed (default 0 when creating).
             device: where the sampler runs (``"cpu"`` or ``"cuda"``); may change between sessions.
             particle_batch_size: bound on particles per denoiser call (memory), may change between sessions.
+            task_options: keyword options of a task that takes them (``sd``: ``prior_path``, ``prompt``, ...);
+                stored with the campaign, so a resume needs none.
             settings: campaign settings (see :data:`oboptim.config.DEFAULTS`); on resume they must match.
         """
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -104,8 +107,8 @@ class Campaign:
         if existing is None:
             if task is None:
                 raise ConfigError(f"campaign {name!r} does not exist in {store.url}: give a task to create it")
-            task_obj = load_task(task)
-            config = resolve_config(task_obj.defaults, settings)
+            task_obj = _task_for_new_campaign(task, dict(task_options or {}))
+            config = resolve_config(task_obj.defaults, {**settings, "task_options": dict(task_options or {})})
             config["budget"] = int(settings.get("budget") or task_obj.defaults.get("budget", DEFAULT_BUDGET))
             existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
             if created:
@@ -120,8 +123,9 @@ class Campaign:
                 f"campaign {name!r} was created with seed={existing.seed}; you passed seed={seed}: "
                 "drop --seed to resume it, or use --name to start a new campaign"
             )
-        check_resume(name, existing.config, settings)
-        return cls(store, existing, load_task(existing.task), device=device, particle_batch_size=particle_batch_size)
+        check_resume(name, existing.config, {**settings, "task_options": task_options})
+        return cls(store, existing, load_task(existing.task, existing.config.get("task_options")),
+                   device=device, particle_batch_size=particle_batch_size)
 
     @property
     def name(self) -> str:
@@ -325,6 +329,16 @@ class Campaign:
                 "predicted_mean": float(predicted.mean()),
                 "observed_count": len(done),
             })
+
+
+def _task_for_new_campaign(spec: str, options: dict[str, Any]) -> Task:
+    """Load the task with its options, first checking that none of its required options is missing."""
+    _, required = task_options_of(spec)
+    missing = [name for name in required if options.get(name) is None]
+    if missing:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
+        raise ConfigError(f"task {spec!r} needs {', '.join(missing)} (on the command line: {flags})")
+    return load_task(spec, options)
 
 
 def _finished(counts: Mapping[str, int]) -> int:

@@ -50,15 +50,20 @@ def main() -> None:
 @_user_errors
 def tasks() -> None:
     """List the built-in tasks."""
-    from oboptim.task import list_tasks
+    from oboptim.task import list_tasks, task_options_of
 
     for task in list_tasks():
-        click.echo(f"{task.name:14s} {task.description}")
+        accepted, required = task_options_of(task.name)
+        needs = f" (needs {', '.join('--' + n.replace('_', '-') for n in required)})" if required else ""
+        click.echo(f"{task.name:14s} {task.description}{needs}")
 
 
 @main.command()
-@click.argument("task")
+@click.argument("task", required=False)
 @click.option("--name", required=True, help="Campaign name; an existing campaign is resumed.")
+@click.option("--worker", is_flag=True,
+              help="Join an existing campaign (never create one): several processes, on one machine or several "
+                   "sharing one database, work it together until its budget is finished.")
 @storage_option
 @click.option("--budget", type=click.IntRange(min=1), default=None, help="Run until this many trials are finished.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
@@ -77,25 +82,47 @@ def tasks() -> None:
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True)
-@click.option("--particle-batch-size", type=click.IntRange(min=1), default=None)
+@click.option("--particle-batch-size", type=click.IntRange(min=1), default=None,
+              help="Bound on particles per denoiser call, to fit GPU memory.")
+@click.option("--prior-path", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None,
+              help="Task option: folder of a local diffusers pipeline (task sd).")
+@click.option("--prompt", default=None, help="Task option: the text prompt (task sd).")
+@click.option("--guidance-scale", type=float, default=None, help="Task option: classifier-free guidance (task sd).")
+@click.option("--task-option", "task_option_pairs", multiple=True, metavar="KEY=VALUE",
+              help="Any other task option; VALUE is read as JSON when it parses, else as text. Repeatable.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
-def run(task, name, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate, acquisition,
-        beta, particles, alpha, steps, device, retries, max_failure_rate, particle_batch_size, quiet) -> None:
-    """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished."""
+def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
+        acquisition, beta, particles, alpha, steps, device, retries, max_failure_rate, particle_batch_size,
+        prior_path, prompt, guidance_scale, task_option_pairs, quiet) -> None:
+    """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
+
+    TASK may be left out to resume an existing campaign; with --worker this process joins one that another
+    process created, and works it together with every other process on the same database.
+    """
     from oboptim.campaign import Campaign
+    from oboptim.storage import Storage
 
     if oracle and oracle_cmd:
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
                     particles=particles, alpha=alpha, steps=steps, budget=budget)
+    task_options = _task_options(prior_path, prompt, guidance_scale, task_option_pairs)
+    store = Storage(storage, create=not worker)
+    existing = store.get_campaign(name)
+    if existing is None and (worker or task is None):
+        hint = ("start it first with `oboptim run TASK --name NAME`, then add workers" if worker
+                else "give a TASK to create it")
+        raise OboptimError(f"no campaign {name!r} in {store.url}: {hint}")
     if oracle != "human-web":  # a bad oracle spec fails before anything is written (human-web binds to the campaign)
         from oboptim.oracles import resolve_oracle
         from oboptim.task import load_task
 
-        resolve_oracle(oracle, task=load_task(task), command=oracle_cmd, timeout=oracle_timeout).close()
-    campaign = Campaign.open(name, storage=storage, task=task, seed=seed, device=device,
-                             particle_batch_size=particle_batch_size, **settings)
+        task_obj = (load_task(existing.task, existing.config.get("task_options")) if existing is not None
+                    else load_task(task))
+        resolve_oracle(oracle, task=task_obj, command=oracle_cmd, timeout=oracle_timeout).close()
+    campaign = Campaign.open(name, storage=store, task=task, seed=seed, device=device,
+                             particle_batch_size=particle_batch_size, task_options=task_options, **settings)
     click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {campaign.storage.url}", err=True)
     campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
                  retries=retries, max_failure_rate=max_failure_rate, progress=not quiet)
@@ -209,6 +236,25 @@ def upgrade(storage) -> None:
     click.echo(f"{url} is at the current schema")
 
 
+def _task_options(prior_path, prompt, guidance_scale, pairs) -> dict | None:
+    """The task options given on the command line (None when there are none: a resume uses the stored ones)."""
+    options = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise OboptimError(f"--task-option {pair!r} must look like KEY=VALUE")
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+        if isinstance(value, (list, dict)):
+            raise OboptimError(f"--task-option {pair!r}: VALUE must be a number, a string or a boolean")
+        options[key.strip().replace("-", "_")] = value
+    named = {"prior_path": prior_path, "prompt": prompt, "guidance_scale": guidance_scale}
+    options.update({k: v for k, v in named.items() if v is not None})
+    return options or None
+
+
 def _existing(name: str, storage: str | None, load: bool = True):
     from oboptim.campaign import Campaign
     from oboptim.storage import Storage
@@ -221,7 +267,8 @@ def _existing(name: str, storage: str | None, load: bool = True):
 
 def _unknown_campaign(name: str, store) -> OboptimError:
     known = [c.name for c in store.list_campaigns()]
-    hint = f"known: {', '.join(known)}" if known else "it has no campaigns; create one with `oboptim run TASK --name NAME`"
+    hint = (f"known: {', '.join(known)}" if known
+            else "it has no campaigns; create one with `oboptim run TASK --name NAME`")
     return OboptimError(f"no campaign {name!r} in {store.url}; {hint}")
 
 

@@ -25,6 +25,7 @@ DEFAULTS: dict[str, Any] = {
     "gamma": 0.008,
     "guidance": True,
     "selection": "resample",
+    "task_options": {},  # keyword options of the task (e.g. sd's prior_path and prompt); they shape the prior
 }
 
 # Settings that may differ between sessions of one campaign: they change where or how long it runs, not what it
@@ -70,6 +71,11 @@ def validate_config(config: Mapping[str, Any]) -> None:
     for key in POSITIVE_FLOATS:
         if not isinstance(config[key], (int, float)) or not config[key] > 0:
             raise ConfigError(f"{key} must be a positive number; got {config[key]!r}")
+    options = config["task_options"]
+    if not isinstance(options, Mapping) or not all(
+        isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in options.items()
+    ):
+        raise ConfigError(f"task_options must map names to numbers, strings or booleans; got {options!r}")
     if not 0 <= config["ess_threshold"] <= 1:
         raise ConfigError(f"ess_threshold must lie in [0, 1]; got {config['ess_threshold']!r}")
     if config["beta"] < 0:

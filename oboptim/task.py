@@ -1,14 +1,18 @@
 """Tasks: a prior, a black-box oracle, a feature map and campaign defaults, under one name.
 
 Built-in tasks live in :mod:`oboptim.tasks` (the repository's ``tasks/`` folder). A user's own task loads from
-``path/to/file.py:NAME`` or ``module:NAME``, where ``NAME`` is a :class:`Task` or a zero-argument callable
-returning one.
+``path/to/file.py:NAME`` or ``module:NAME``, where ``NAME`` is a :class:`Task` or a callable returning one.
+
+Some tasks take options (``sd`` needs the folder of a local pipeline and a prompt). A built-in task module with
+options defines ``make_task(**options) -> Task``; a user's callable receives them as keyword arguments. Options are
+JSON scalars stored with the campaign, so a resumed campaign rebuilds the same task.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +25,7 @@ from torch import Tensor
 
 from oboptim.priors.diffusion_prior import DiffusionPrior
 
-BUILTIN_TASKS = ("gmm2d", "swissroll3d", "digits")
+BUILTIN_TASKS = ("gmm2d", "swissroll3d", "mixture8d", "digits", "sd")
 
 
 class TaskNotFoundError(ValueError):
@@ -70,16 +74,69 @@ def list_tasks() -> list[Task]:
     return [load_task(name) for name in BUILTIN_TASKS]
 
 
-def load_task(spec: str) -> Task:
-    """A built-in task by name, or a user's task from ``path/to/file.py:NAME`` or ``module:NAME``."""
+def load_task(spec: str, options: Mapping[str, Any] | None = None) -> Task:
+    """A built-in task by name, or a user's task from ``path/to/file.py:NAME`` or ``module:NAME``.
+
+    Args:
+        spec: the task's name or spec.
+        options: keyword options for tasks that take them (``make_task(**options)`` of a built-in task module, or
+            the user's callable); ``None`` or empty for a task without options.
+    """
+    options = dict(options or {})
     if spec in BUILTIN_TASKS:
         module = importlib.import_module(f"oboptim.tasks.{spec}")
-        return _as_task(getattr(module, "TASK"), spec)
+        if not options:
+            return _as_task(module.TASK, spec)
+        make_task = getattr(module, "make_task", None)
+        if make_task is None:
+            raise TaskNotFoundError(f"task {spec!r} takes no options; drop {_names(options)}")
+        return _build(make_task, spec, options)
     if ":" not in spec:
         raise TaskNotFoundError(
             f"unknown task {spec!r}: use one of {', '.join(BUILTIN_TASKS)}, or path/to/file.py:NAME or module:NAME"
         )
-    return _as_task(load_object(spec, what="task"), spec)
+    obj = load_object(spec, what="task")
+    if not options:
+        return _as_task(obj, spec)
+    if isinstance(obj, Task) or not callable(obj):
+        raise TaskNotFoundError(f"task {spec!r} takes no options (it is not a callable); drop {_names(options)}")
+    return _build(obj, spec, options)
+
+
+def task_options_of(spec: str) -> tuple[list[str], list[str]]:
+    """``(accepted, required)`` keyword options of a built-in task (both empty if it takes none)."""
+    make_task = None
+    if spec in BUILTIN_TASKS:
+        make_task = getattr(importlib.import_module(f"oboptim.tasks.{spec}"), "make_task", None)
+    if make_task is None:
+        return [], []
+    parameters = inspect.signature(make_task).parameters.values()
+    return ([p.name for p in parameters],
+            [p.name for p in parameters if p.default is inspect.Parameter.empty])
+
+
+def _build(factory: Callable[..., Any], spec: str, options: dict[str, Any]) -> Task:
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError:
+        parameters = inspect.signature(factory).parameters.values()
+        required = [p.name for p in parameters if p.default is inspect.Parameter.empty]
+        accepted = ", ".join(p.name for p in parameters) or "none"
+        given = f"got options {_names(options)}" if options else "got no options"
+        raise TaskNotFoundError(
+            f"task {spec!r} {given}; it takes {accepted} (required: {', '.join(required) or 'none'})"
+        ) from None
+    try:
+        task = factory(**options)
+    except (ValueError, OSError) as exc:  # a bad option value: the task says which and why
+        raise TaskNotFoundError(f"task {spec!r}: {exc}") from exc
+    if not isinstance(task, Task):
+        raise TaskNotFoundError(f"task {spec!r} is not an oboptim.Task (its callable returned {type(task).__name__})")
+    return task
+
+
+def _names(options: Mapping[str, Any]) -> str:
+    return ", ".join(sorted(options))
 
 
 def load_object(spec: str, *, what: str) -> Any:
@@ -114,7 +171,5 @@ def _as_task(obj: Any, spec: str) -> Task:
     if isinstance(obj, Task):
         return obj
     if callable(obj):
-        obj = obj()
-        if isinstance(obj, Task):
-            return obj
+        return _build(obj, spec, {})
     raise TaskNotFoundError(f"task {spec!r} is not an oboptim.Task (nor a callable returning one)")

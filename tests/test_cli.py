@@ -102,3 +102,52 @@ def test_newer_schema_is_a_clear_error(runner, url):
     with sqlite3.connect(path) as conn:
         conn.execute("update oboptim_meta set value = '99' where key = 'schema_version'")
     assert_one_line_error(invoke(runner, "status", "--storage", url), "upgrade oboptim")
+
+
+FACTORY = str(Path(__file__).parent / "campaign" / "mixture_task.py") + ":make_task"
+NEEDS_CORNER = str(Path(__file__).parent / "campaign" / "mixture_task.py") + ":needs_corner"
+
+
+def test_task_options_are_stored_and_reused_on_resume(runner, url):
+    first = invoke(runner, "run", FACTORY, "--name", "opts", "--storage", url, "--budget", 4, "--batch-size", 4,
+                   "--task-option", "corner=-4", "--task-option", "noise=0.5", "--quiet")
+    assert first.exit_code == 0, first.output
+    store = Storage(url)
+    assert store.get_campaign("opts").config["task_options"] == {"corner": -4, "noise": 0.5}
+    # resumed without options: the stored ones rebuild the task (its oracle rewards (-4, -4))
+    again = invoke(runner, "run", "--name", "opts", "--storage", url, "--budget", 8, "--quiet")
+    assert again.exit_code == 0, again.output
+    best = max((t for t in store.trials(store.get_campaign("opts").id) if t.value is not None), key=lambda t: t.value)
+    assert best.x[0] < 0 and best.x[1] < 0
+    assert_one_line_error(
+        invoke(runner, "run", "--name", "opts", "--storage", url, "--task-option", "corner=4"),
+        "task_options={'corner': -4, 'noise': 0.5} (you passed {'corner': 4})")
+
+
+def test_task_option_errors_write_nothing(runner, url):
+    assert_one_line_error(invoke(runner, "run", FACTORY, "--name", "a", "--storage", url, "--task-option", "x"),
+                          "must look like KEY=VALUE")
+    assert_one_line_error(invoke(runner, "run", FACTORY, "--name", "a", "--storage", url,
+                                 "--task-option", "corners=1"), "it takes corner, noise")
+    assert_one_line_error(invoke(runner, "run", FACTORY, "--name", "a", "--storage", url,
+                                 "--task-option", "corner=99"), "corner must lie within")
+    assert_one_line_error(invoke(runner, "run", NEEDS_CORNER, "--name", "a", "--storage", url),
+                          "required: corner")
+    assert_one_line_error(invoke(runner, "run", "gmm2d", "--name", "a", "--storage", url, "--prompt", "a cat"),
+                          "takes no options; drop prompt")
+    assert Storage(url).list_campaigns() == []
+
+
+def test_resume_without_task_and_worker_join(runner, url):
+    assert_one_line_error(invoke(runner, "run", "--name", "later", "--storage", url), "give a TASK to create it")
+    assert_one_line_error(invoke(runner, "run", TASK, "--name", "later", "--storage", url, "--worker"),
+                          "start it first with `oboptim run TASK --name NAME`")
+    assert Storage(url).list_campaigns() == []
+    created = invoke(runner, "run", TASK, "--name", "shared", "--storage", url, "--budget", 4, "--batch-size", 4,
+                     "--quiet")
+    assert created.exit_code == 0, created.output
+    joined = invoke(runner, "run", "--name", "shared", "--storage", url, "--worker", "--budget", 8, "--quiet")
+    assert joined.exit_code == 0, joined.output
+    assert "finished 8 trials" in joined.output
+    assert_one_line_error(invoke(runner, "run", "--name", "shared", "--storage", url, "--worker", "--alpha", 3),
+                          "alpha=1.0 (you passed 3.0)")

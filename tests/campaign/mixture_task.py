@@ -30,3 +30,20 @@ TASK = Task(
     oracle=corner_oracle,
     defaults={"batch_size": 4, "budget": 12, "particles": 16, "steps": 20},
 )
+
+
+def make_task(corner: float = 4.0, noise: float = 0.0) -> Task:
+    """The same task with options: reward the mode at ``(corner, corner)``; ``noise`` is accepted to test options."""
+    if abs(corner) > 8:
+        raise ValueError(f"corner must lie within the prior's support, |corner| <= 8; got {corner}")
+
+    def oracle(x):
+        return list(-np.sum((np.asarray(x) - corner) ** 2, axis=-1))
+
+    return Task(name="mixture-test", description=f"exact 9-mode mixture, reward at ({corner}, {corner})",
+                load_prior=TASK.load_prior, oracle=oracle, defaults=TASK.defaults)
+
+
+def needs_corner(corner: float) -> Task:
+    """A task factory with a required option."""
+    return make_task(corner)
