@@ -67,7 +67,8 @@ class Campaign:
         self.record = record
         self.task = task
         self.device = device
-        self.particle_batch_size = particle_batch_size
+        # a task may suggest one (sd: 4 latents per UNet call fit a GPU at 512x512 with guidance)
+        self.particle_batch_size = particle_batch_size or task.defaults.get("particle_batch_size")
         self.worker = worker_id()
         self._prior: DiffusionPrior | None = None
 

@@ -67,16 +67,18 @@ def propose(
 ) -> Proposal:
     """``num_candidates`` new candidates for round ``round_index``, all randomness from ``generator``."""
     if history.y.shape[0] == 0:
-        return _propose_from_prior(prior, config, num_candidates, generator, round_index)
+        return _propose_from_prior(prior, config, num_candidates, generator, round_index, particle_batch_size)
     return _propose_with_smc(task, prior, config, history, num_candidates, generator, round_index,
                              particle_batch_size)
 
 
-def _propose_from_prior(prior, config, num_candidates, generator, round_index) -> Proposal:
+def _propose_from_prior(prior, config, num_candidates, generator, round_index, particle_batch_size) -> Proposal:
     start = time.perf_counter()
-    samples = ddim_sample(prior, num_candidates, int(config["steps"]), generator)
+    samples = ddim_sample(prior, num_candidates, int(config["steps"]), generator, batch_size=particle_batch_size)
     with torch.no_grad():
-        xs = prior.decode(samples).float().cpu().numpy()
+        step = particle_batch_size or num_candidates
+        xs = np.concatenate([prior.decode(samples[i:i + step]).float().cpu().numpy()
+                             for i in range(0, num_candidates, step)])
     provenance = {"source": "prior", "round": round_index, "steps": int(config["steps"])}
     diagnostics = {"source": "prior", "seconds_propose": time.perf_counter() - start}
     return Proposal(xs, [dict(provenance) for _ in range(num_candidates)], diagnostics)

@@ -195,3 +195,21 @@ def test_smc_improves_reward_over_prior_and_guided_baseline_runs():
     smc_reward = float((smc.weights * smc.rewards).sum(-1).mean())
     assert float(reward(guided).mean()) > prior_reward + 1.0
     assert smc_reward > prior_reward + 1.0
+
+
+@pytest.mark.parametrize("reward_fn", [None, reward])
+def test_baseline_batch_size_chunks_calls_without_changing_samples(reward_fn):
+    calls = []
+    eps_fn = gaussian_eps_fn(torch.zeros(D), 1.0)
+
+    def counting_eps(x, t):
+        calls.append(x.shape[0])
+        return eps_fn(x, t)
+
+    prior = DiffusionPrior(counting_eps, ABAR, (D,))
+    whole = guided_ddim_sample(prior, reward_fn, 10, 5, torch.Generator().manual_seed(3))
+    assert set(calls) == {10}
+    calls.clear()
+    chunked = guided_ddim_sample(prior, reward_fn, 10, 5, torch.Generator().manual_seed(3), batch_size=4)
+    assert set(calls) == {4, 2}
+    torch.testing.assert_close(chunked, whole)
