@@ -224,7 +224,8 @@ class Campaign:
                 if n <= 0:  # other workers hold the rest of the budget
                     time.sleep(_POLL_SECONDS)
                     continue
-                trials = self._propose_round(n, state=TrialState.RUNNING, lease_seconds=lease_seconds)
+                trials = self._propose_round(n, state=TrialState.RUNNING, lease_seconds=lease_seconds,
+                                             max_trials=budget)
                 if trials:
                     self._evaluate(oracle_obj, trials, retries, failures, bar)
                     say(self.round_summary(trials[0].round, budget))
@@ -277,8 +278,10 @@ class Campaign:
     def _domain_shape(self, trials: list[TrialRecord]) -> tuple[int, ...]:
         return tuple(trials[0].x.shape) if trials else tuple(self.prior.sample_shape)
 
-    def _propose_round(self, n: int, *, state: str, lease_seconds: float | None = None) -> list[TrialRecord]:
-        for _ in range(10):  # another worker may take the same round number first
+    def _propose_round(self, n: int, *, state: str, lease_seconds: float | None = None,
+                       max_trials: int | None = None) -> list[TrialRecord]:
+        """Propose and store one round; [] when concurrent workers already hold all of ``max_trials``."""
+        while True:  # another worker may take the same round number first: each loss means the campaign moved on
             round_index = len(self.storage.rounds(self.id))
             generator = round_generator(self.seed, round_index, self.device)
             rng_state = generator.get_state().cpu().numpy().tobytes()
@@ -289,11 +292,10 @@ class Campaign:
                     self.id, round_index, list(proposal.xs), proposal.provenances, rng_state, proposal.diagnostics,
                     surrogate=proposal.surrogate, state=state,
                     worker=self.worker if state == TrialState.RUNNING else None,
-                    lease_seconds=lease_seconds if state == TrialState.RUNNING else None,
+                    lease_seconds=lease_seconds if state == TrialState.RUNNING else None, max_trials=max_trials,
                 )
             except RoundExistsError:
                 continue
-        raise RuntimeError("could not claim a round number after 10 tries: too many concurrent workers")
 
     def _evaluate(self, oracle: Oracle, trials: list[TrialRecord], retries: int, failures: FailureBudget,
                   bar) -> None:

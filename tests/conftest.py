@@ -1,7 +1,23 @@
-"""Shared test settings."""
+"""Shared test settings, and the reliability counts that CI prints at the end of a run."""
 
+import pytest
 import torch
 
 # The suite's tensors are small: one intra-op thread avoids thread hand-off overhead that dominates on a shared
 # 2-core machine (measured: 10x slower small matmul loops with 2 threads under load).
 torch.set_num_threads(1)
+
+_RELIABILITY_LINES: list[str] = []
+
+
+@pytest.fixture
+def reliability_report():
+    """``report(line)`` adds a line to the "reliability counts" section of the run's summary (e.g. crash points)."""
+    return _RELIABILITY_LINES.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _RELIABILITY_LINES:
+        terminalreporter.section("reliability counts")
+        for line in _RELIABILITY_LINES:
+            terminalreporter.write_line(line)

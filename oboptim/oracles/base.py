@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import numbers
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,7 +140,8 @@ def outcome_from_value(value: Any) -> Outcome:
 
 def _as_entries(values: Any, batch_size: int) -> tuple[list[Any], str | None]:
     """``(entries, None)``, or ``([], why the whole batch failed)``."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+    # A mapping or a set iterates over its keys, in no order the candidates share: never read it as the values.
+    if isinstance(values, (str, bytes, Mapping, Set)) or not hasattr(values, "__iter__"):
         return [], f"oracle returned {_describe(values)} for {batch_size} candidates; expected a sequence of numbers"
     if isinstance(values, np.ndarray):
         if values.ndim == 0:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 from sqlalchemy.pool import StaticPool
 
+from oboptim.storage import crash_hook
 from oboptim.storage.errors import (
     InvalidStorageURL,
     NotAnOboptimDatabase,
@@ -57,7 +58,7 @@ def parse_storage_url(url: str) -> URL:
     try:
         return make_url(url)
     except (ArgumentError, ValueError):
-        hint = f" (for a SQLite file write sqlite:///{url})" if "://" not in url else ""
+        hint = f" (for a SQLite file write sqlite:///{printable(url)})" if "://" not in url else ""
         raise InvalidStorageURL(
             f"cannot parse storage URL {url!r}{hint}: use an SQLAlchemy URL such as sqlite:///oboptim.db "
             "or postgresql://user@host/dbname"
@@ -66,7 +67,12 @@ def parse_storage_url(url: str) -> URL:
 
 def display_url(url: str) -> str:
     """The URL with any password masked, for messages."""
-    return parse_storage_url(url).render_as_string(hide_password=True)
+    return printable(parse_storage_url(url).render_as_string(hide_password=True))
+
+
+def printable(text: str) -> str:
+    """``text`` as is, or escaped (as by ascii()) if it holds newlines or other control characters."""
+    return text if text.isprintable() else ascii(text)
 
 
 def writer(engine: Engine) -> Engine:
@@ -84,10 +90,15 @@ def create_storage_engine(url: str, *, create: bool = True) -> Engine:
             f"unknown database dialect {parsed.drivername!r} in {display_url(url)}: use sqlite:///FILE or "
             "postgresql://user@host/dbname"
         ) from None
-    if parsed.get_backend_name() == "sqlite":
-        return _create_sqlite_engine(parsed, create=create)
     try:
+        if parsed.get_backend_name() == "sqlite":
+            return _create_sqlite_engine(parsed, create=create)
         return create_engine(parsed, pool_pre_ping=True)
+    except ArgumentError as invalid:  # e.g. sqlite://host: SQLAlchemy explains on several lines, keep the first
+        reason = str(invalid).splitlines()[0]
+        raise InvalidStorageURL(
+            f"{reason}: use sqlite:///relative/file.db, sqlite:////absolute/file.db or postgresql://user@host/dbname"
+        ) from None
     except ImportError as missing:
         raise InvalidStorageURL(
             f"the database driver for {parsed.drivername!r} is not installed ({missing}): install it "
@@ -111,13 +122,29 @@ def _create_sqlite_engine(parsed: URL, *, create: bool) -> Engine:
 
 
 def _check_sqlite_path(path: Path, *, create: bool) -> None:
-    parent = path.absolute().parent
-    if not parent.is_dir():
-        raise StorageNotFound(f"directory {parent} does not exist: create it first, or choose another database path")
-    if path.is_dir():
-        raise NotAnOboptimDatabase(f"{path} is a directory, not a database file: choose a file path")
-    if not path.exists() and not create:
-        raise StorageNotFound(f"no database at {path}: check the path, or create it by starting a campaign there")
+    shown = printable(str(path))
+    if "\x00" in str(path):
+        raise InvalidStorageURL(f"the database path {shown} contains a NUL character: choose another path")
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidStorageURL(f"the database path {shown} is not valid text: choose another path") from None
+    try:
+        parent = path.absolute().parent
+        if not parent.is_dir():
+            raise StorageNotFound(
+                f"directory {printable(str(parent))} does not exist: create it first, or choose another database path"
+            )
+        if path.is_dir():
+            raise NotAnOboptimDatabase(f"{shown} is a directory, not a database file: choose a file path")
+        if path.exists() and not path.is_file():
+            raise NotAnOboptimDatabase(f"{shown} is not a regular file (a device or a pipe?): choose a file path")
+        if not path.exists() and not create:
+            raise StorageNotFound(f"no database at {shown}: check the path, or create it by starting a campaign there")
+    except OSError as failure:  # e.g. a name too long for the file system
+        raise StorageNotFound(
+            f"cannot use the database path {shown[:200]} ({failure.strerror}): choose another path"
+        ) from None
 
 
 def _configure_sqlite_connection(dbapi_connection, connection_record) -> None:
@@ -250,6 +277,8 @@ def upgrade_schema(engine: Engine) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+        crash_hook.before_commit()
+    crash_hook.after_commit()
 
 
 def prepare_database(engine: Engine, url: str, *, create: bool) -> None:

@@ -12,10 +12,11 @@ from oboptim.storage.arrays import bits_to_float, decode_array
 from oboptim.storage.errors import RoundExistsError, UnknownCampaignError, UnknownTrialError
 from oboptim.storage.models import CampaignRow, ObservationRow, RoundRow, SurrogateSnapshotRow, TrialRow
 from oboptim.storage.records import CampaignRecord, RoundRecord, SurrogateRecord, TrialRecord
-from oboptim.storage.validation import normalized_json
+from oboptim.storage.validation import checked_id, normalized_json
 
 
 def campaign_row(session: Session, campaign_id: int, *, lock: bool = False) -> CampaignRow:
+    campaign_id = checked_id(campaign_id, "campaign")
     query = select(CampaignRow).where(CampaignRow.id == campaign_id)
     row = session.scalar(query.with_for_update() if lock else query)
     if row is None:
@@ -24,10 +25,7 @@ def campaign_row(session: Session, campaign_id: int, *, lock: bool = False) -> C
 
 
 def trial_row(session: Session, trial_id: int, campaign_id: int | None, *, lock: bool = False) -> TrialRow:
-    try:
-        trial_id = int(trial_id)
-    except (TypeError, ValueError):
-        raise UnknownTrialError(f"{trial_id!r} is not a trial id: trial ids are integers") from None
+    trial_id = checked_id(trial_id, "trial")
     query = select(TrialRow).where(TrialRow.id == trial_id)
     row = session.scalar(query.with_for_update() if lock else query.options(joinedload(TrialRow.observation)))
     if row is None or (campaign_id is not None and row.campaign_id != campaign_id):
@@ -37,6 +35,7 @@ def trial_row(session: Session, trial_id: int, campaign_id: int | None, *, lock:
 
 
 def round_row(session: Session, campaign_id: int, round: int, *, lock: bool = False) -> RoundRow | None:
+    campaign_id, round = checked_id(campaign_id, "campaign"), checked_id(round, "round")
     query = select(RoundRow).where(RoundRow.campaign_id == campaign_id, RoundRow.round == round)
     return session.scalar(query.with_for_update() if lock else query)
 

@@ -22,6 +22,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from oboptim.storage import crash_hook
 from oboptim.storage.arrays import bits_to_float, encode_array, float_to_bits, same_float
 from oboptim.storage.column_types import utc_now
 from oboptim.storage.engine import (
@@ -65,7 +66,7 @@ from oboptim.storage.rows import (
     trial_record,
     trial_row,
 )
-from oboptim.storage.validation import checked_states, finite_value, normalized_json, valid_sem
+from oboptim.storage.validation import checked_id, checked_states, finite_value, normalized_json, valid_sem
 
 
 class Storage:
@@ -112,6 +113,9 @@ class Storage:
     def _write(self) -> Iterator[Session]:
         with self._write_sessions.begin() as session:
             yield session
+            session.flush()
+            crash_hook.before_commit()
+        crash_hook.after_commit()
 
     # ---------------------------------------------------------------- campaigns
 
@@ -184,12 +188,15 @@ class Storage:
         state: str = TrialState.WAITING,
         worker: str | None = None,
         lease_seconds: float | None = None,
+        max_trials: int | None = None,
     ) -> list[TrialRecord]:
         """Persist one ask in ONE transaction: the round row, an optional surrogate snapshot and its trials.
 
         `xs` are candidates `[*sample_shape]` (one per trial, numbered after the campaign's last trial);
         `surrogate` holds train_size, hyperparameters and diagnostics. If the round already exists, raises
         RoundExistsError and writes nothing. state="running" hands the trials to `worker` with a lease.
+        `max_trials` caps the campaign's trials that are not abandoned (a budget shared by concurrent workers):
+        only the first candidates that fit are stored, and if none fits nothing is written and [] is returned.
         """
         if len(xs) != len(provenances):
             raise ValueError(f"got {len(xs)} candidates but {len(provenances)} provenances: pass one per candidate")
@@ -210,6 +217,16 @@ class Storage:
                 campaign_row(session, campaign_id, lock=True)
                 if round_row(session, campaign_id, round) is not None:
                     raise round_exists_error(campaign_id, round)
+                if max_trials is not None:
+                    taken = session.scalar(
+                        select(func.count()).where(
+                            TrialRow.campaign_id == campaign_id, TrialRow.state != TrialState.ABANDONED
+                        )
+                    )
+                    room = max(0, int(max_trials) - taken)
+                    if room == 0:
+                        return []
+                    encoded, provenances = encoded[:room], provenances[:room]
                 session.add(
                     RoundRow(
                         campaign_id=campaign_id,
@@ -252,7 +269,11 @@ class Storage:
 
     def rounds(self, campaign_id: int) -> list[RoundRecord]:
         with self._read() as session:
-            rows = session.scalars(select(RoundRow).where(RoundRow.campaign_id == campaign_id).order_by(RoundRow.round))
+            rows = session.scalars(
+                select(RoundRow)
+                .where(RoundRow.campaign_id == checked_id(campaign_id, "campaign"))
+                .order_by(RoundRow.round)
+            )
             return [round_record(row) for row in rows]
 
     def get_round(self, campaign_id: int, round: int) -> RoundRecord | None:
@@ -273,7 +294,7 @@ class Storage:
         with self._read() as session:
             rows = session.scalars(
                 select(SurrogateSnapshotRow)
-                .where(SurrogateSnapshotRow.campaign_id == campaign_id)
+                .where(SurrogateSnapshotRow.campaign_id == checked_id(campaign_id, "campaign"))
                 .order_by(SurrogateSnapshotRow.round, SurrogateSnapshotRow.id)
             )
             return [surrogate_record(row) for row in rows]
@@ -303,7 +324,7 @@ class Storage:
             )
             query = (
                 select(TrialRow)
-                .where(TrialRow.campaign_id == campaign_id, claimable)
+                .where(TrialRow.campaign_id == checked_id(campaign_id, "campaign"), claimable)
                 .order_by(TrialRow.number)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
@@ -428,7 +449,7 @@ class Storage:
         query = (
             select(TrialRow)
             .options(joinedload(TrialRow.observation))
-            .where(TrialRow.campaign_id == campaign_id)
+            .where(TrialRow.campaign_id == checked_id(campaign_id, "campaign"))
             .order_by(TrialRow.number)
         )
         if states is not None:
@@ -443,6 +464,8 @@ class Storage:
         """Number of trials per state (every state present, zeros included)."""
         with self._read() as session:
             counts = session.execute(
-                select(TrialRow.state, func.count()).where(TrialRow.campaign_id == campaign_id).group_by(TrialRow.state)
+                select(TrialRow.state, func.count())
+                .where(TrialRow.campaign_id == checked_id(campaign_id, "campaign"))
+                .group_by(TrialRow.state)
             ).all()
             return {state: 0 for state in ALL_STATES} | dict(counts)

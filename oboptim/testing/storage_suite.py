@@ -187,6 +187,14 @@ class StorageConformance:
         assert storage.get_round(campaign.id, 0).rng_state == b"first"
         assert [s.train_size for s in storage.surrogate_snapshots(campaign.id)] == [1]
 
+    def test_max_trials_caps_a_round(self, storage, campaign):
+        first = _add_round(storage, campaign, 0, count=3, max_trials=5)
+        storage.abandon_trial(first[0].id, "not counted")
+        second = _add_round(storage, campaign, 1, count=4, max_trials=5)
+        assert [t.number for t in second] == [3, 4, 5]  # 2 live trials + 3 = 5; the 4th candidate is dropped
+        assert _add_round(storage, campaign, 2, count=2, max_trials=5) == []
+        assert storage.get_round(campaign.id, 2) is None and len(storage.trials(campaign.id)) == 6
+
     def test_round_diagnostics_merge(self, storage, campaign):
         diagnostics = {"ess": [100.0, float("nan")], "log_z": float("-inf"), "lambda": np.array([0.5, 1.0])}
         _add_round(storage, campaign, 0, count=1, diagnostics=diagnostics)
@@ -247,6 +255,19 @@ class StorageConformance:
         assert isinstance(raised.value, ValueError)
         stored = storage.get_trial(trial.id)
         assert (stored.state, stored.value, stored.finished_at) == ("waiting", None, None)
+
+    @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+    def test_non_finite_outcome_is_stored_as_a_failure(self, storage, campaign, value):
+        """What an oracle's NaN/inf becomes: the value is refused, the trial is marked failed, and stays so."""
+        (trial,) = _add_round(storage, campaign, 0, count=1)
+        with pytest.raises(InvalidValue):
+            storage.complete_trial(trial.id, value)
+        failed = storage.fail_trial(trial.id, f"oracle returned {value}")
+        for read in (failed, storage.get_trial(trial.id)):
+            assert (read.state, read.value, read.error) == ("failed", None, f"oracle returned {value}")
+        with pytest.raises(TrialConflictError):
+            storage.complete_trial(trial.id, 1.0)
+        assert storage.count_trials(campaign.id)["failed"] == 1
 
     def test_invalid_sem_writes_nothing(self, storage, campaign):
         (trial,) = _add_round(storage, campaign, 0, count=1)
