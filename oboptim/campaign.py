@@ -85,6 +85,7 @@ class Campaign:
         device: str = "cpu",
         particle_batch_size: int | None = None,
         task_options: Mapping[str, Any] | None = None,
+        oracle: object = None,
         **settings: Any,
     ) -> Campaign:
         """Create campaign ``name``, or resume it if it exists.
@@ -99,6 +100,8 @@ class Campaign:
             particle_batch_size: bound on particles per denoiser call (memory), may change between sessions.
             task_options: keyword options of a task that takes them (``sd``: ``prior_path``, ``prompt``, ...);
                 stored with the campaign, so a resume needs none.
+            oracle: the oracle the campaign will run with, when creating it: a task's named oracle (``"jpeg"``)
+                brings its own defaults (:attr:`Task.oracle_defaults`). Ignored on resume.
             settings: campaign settings (see :data:`oboptim.config.DEFAULTS`); on resume they must match.
         """
         if device.startswith("cuda") and not torch.cuda.is_available():
@@ -109,8 +112,9 @@ class Campaign:
             if task is None:
                 raise ConfigError(f"campaign {name!r} does not exist in {store.url}: give a task to create it")
             task_obj = _task_for_new_campaign(task, dict(task_options or {}))
-            config = resolve_config(task_obj.defaults, {**settings, "task_options": dict(task_options or {})})
-            config["budget"] = int(settings.get("budget") or task_obj.defaults.get("budget", DEFAULT_BUDGET))
+            defaults = task_obj.defaults_for(oracle)
+            config = resolve_config(defaults, {**settings, "task_options": dict(task_options or {})})
+            config["budget"] = int(settings.get("budget") or defaults.get("budget", DEFAULT_BUDGET))
             existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
             if created:
                 return cls(store, existing, task_obj, device=device, particle_batch_size=particle_batch_size)

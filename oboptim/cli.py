@@ -122,7 +122,8 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
                     else load_task(task))
         resolve_oracle(oracle, task=task_obj, command=oracle_cmd, timeout=oracle_timeout).close()
     campaign = Campaign.open(name, storage=store, task=task, seed=seed, device=device,
-                             particle_batch_size=particle_batch_size, task_options=task_options, **settings)
+                             particle_batch_size=particle_batch_size, task_options=task_options, oracle=oracle,
+                             **settings)
     click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {campaign.storage.url}", err=True)
     campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
                  retries=retries, max_failure_rate=max_failure_rate, progress=not quiet)

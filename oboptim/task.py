@@ -52,6 +52,9 @@ class Task:
         named_oracles: other oracles of the task, chosen with ``--oracle NAME`` or ``--oracle NAME:ARG``:
             ``NAME -> (ARG or None) -> oracle function``, e.g. ``{"jpeg": ..., "classifier": ...}`` so that
             ``--oracle classifier:3`` scores digit 3. A bad ARG raises ValueError with a one-line message.
+        oracle_defaults: settings that suit one named oracle better than :attr:`defaults`, applied when a campaign
+            is created with that oracle, e.g. ``{"jpeg": {"alpha": 0.0003}}``: alpha is in oracle units, and JPEG
+            sizes differ by hundredths of a kB where a log-probability spans tens of nats.
     """
 
     name: str
@@ -67,6 +70,12 @@ class Task:
     named_oracles: Mapping[str, Callable[[str | None], Callable[[np.ndarray], Sequence[float]]]] = field(
         default_factory=dict
     )
+    oracle_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def defaults_for(self, oracle: object = None) -> dict[str, Any]:
+        """The task's defaults, overridden by those of the named oracle ``oracle`` (``NAME`` or ``NAME:ARG``)."""
+        name = oracle.partition(":")[0] if isinstance(oracle, str) else None
+        return {**self.defaults, **self.oracle_defaults.get(name, {})}
 
 
 def list_tasks() -> list[Task]:

@@ -12,18 +12,21 @@ Oracles (``x [B, 1, 16, 16]`` numpy in ``[-1, 1]``, deterministic in ``x``):
 - ``--oracle jpeg``: the negative JPEG size in kB at quality 95 (:func:`oboptim.images.jpeg.jpeg_compressibility`),
   the compressibility score of the published image experiments.
 
-Features: the surrogate does not see pixels but the frozen classifier's penultimate layer (32 numbers). A Gaussian
-process needs inputs in which nearby means similar: on 256 raw pixels a one-pixel shift of a stroke is a large
-Euclidean move and 64 trials cover nothing, while the classifier's embedding is fixed (it never changes during a
-campaign, so the surrogate's inputs stay comparable across rounds), low-dimensional, smooth (SiLU, average pooling)
-and organised by what the digit looks like. It is differentiable, so the sampler's guidance flows through
-``GP(features(x))`` back to the pixels.
+Features: the surrogate does not see pixels but 35 numbers: the frozen classifier's penultimate layer (32) and three
+image statistics (ink, edges, detail; :mod:`oboptim.images.statistics`). A Gaussian process needs inputs in which
+nearby means similar: on 256 raw pixels a one-pixel shift of a stroke is a large Euclidean move and 64 trials cover
+nothing, while the classifier's embedding is fixed (it never changes during a campaign, so the surrogate's inputs stay
+comparable across rounds), low-dimensional, smooth (SiLU, average pooling) and organised by what the digit looks
+like. It is built to ignore how the digit is drawn, though, which is what JPEG size depends on: fitted on 64 prior
+samples, a GP ranks 960 others by JPEG size with Spearman 0.47 on the embedding alone and 0.57 with the statistics
+appended, while its ranking by ``log p(3 | x)`` stays at 0.95 (``scripts/bench_digits.py --feature-check 1024``).
+Everything is differentiable, so the sampler's guidance flows through ``GP(features(x))`` back to the pixels; the GP
+scales each feature to the unit cube itself.
 
 Alpha: the acquisition the sampler sees is in oracle units. For ``log p(D | x)`` (0 down to about -20 on prior
-samples) ``alpha = 0.1`` moves the proposals onto the chosen digit while they stay as digit-like as prior samples
-(``scripts/bench_digits.py``). JPEG sizes of these images differ by only ~0.01 kB, so ``--oracle jpeg`` needs a much
-smaller alpha (0.001) to tilt the prior at all, and the classifier features, which ignore stroke texture, model
-JPEG size poorly.
+samples) ``alpha = 0.1`` moves the proposals onto the chosen digit while they stay about as digit-like as prior
+samples. JPEG sizes of these images spread by only ~0.008 kB (one standard deviation), so ``--oracle jpeg`` needs a
+much smaller alpha: :data:`ORACLE_DEFAULTS` holds 0.0003 (``bench/digits_cpu.md``, ``scripts/bench_digits.py``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ import oboptim.data
 from oboptim.images.classifier import classifier_log_prob_oracle, shipped_classifier
 from oboptim.images.digits_data import IMAGE_SIZE, load_digit_images
 from oboptim.images.jpeg import jpeg_compressibility
+from oboptim.images.statistics import image_statistics
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.task import Task
 
@@ -80,8 +84,13 @@ def load_prior(device: torch.device | str = "cpu") -> DiffusionPrior:
 
 
 def features(x: Tensor) -> Tensor:
-    """The frozen classifier's penultimate layer: ``[B, 1, 16, 16] -> [B, 32]`` in ``x``'s dtype, differentiable."""
-    return shipped_classifier(str(x.device)).features(x).to(x.dtype)
+    """Shape and ink: ``[B, 1, 16, 16] -> [B, 35]`` in ``x``'s dtype, differentiable.
+
+    The frozen classifier's penultimate layer (32 numbers) followed by
+    :func:`~oboptim.images.statistics.image_statistics` (ink, edges, detail).
+    """
+    embedding = shipped_classifier(str(x.device)).features(x).to(x.dtype)
+    return torch.cat([embedding, image_statistics(x)], dim=-1)
 
 
 def sample_data(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -102,6 +111,14 @@ def classifier_oracle_for(argument: str | None):
     return classifier_log_prob_oracle(argument)
 
 
+# Settings that depend on the oracle, over the task's defaults (and under the user's choices). The acquisition is in
+# oracle units: classifier log-probabilities span ~20 nats over prior samples, JPEG sizes ~0.05 kB, so the JPEG
+# oracle needs an alpha ~300x smaller to tilt the prior as much (bench/digits_cpu.md). A campaign created with
+# ``--oracle jpeg`` takes them (Task.oracle_defaults).
+ORACLE_DEFAULTS: dict[str, dict[str, float]] = {
+    "jpeg": {"alpha": 0.0003},
+}
+
 TASK = Task(
     name="digits",
     description="16x16 digits from a diffusers UNet; oracle log p(3|x) of a frozen classifier (or classifier:D, jpeg)",
@@ -109,12 +126,12 @@ TASK = Task(
     oracle=classifier_log_prob_oracle(DEFAULT_DIGIT),
     features=features,
     sample_data=sample_data,
-    defaults={  # a 64-trial campaign with these takes 3 to 5 min on one CPU thread
+    defaults={  # a 64-trial campaign with these takes 1 to 3 min on one CPU thread
         "batch_size": 8,
         "budget": 64,
         "alpha": 0.1,
-        "particles": 16,
-        "steps": 50,
+        "particles": 8,
+        "steps": 30,
         "surrogate": "gp",
         "acquisition": "ucb",
     },
@@ -122,4 +139,5 @@ TASK = Task(
         "jpeg": jpeg_oracle_for,
         "classifier": classifier_oracle_for,
     },
+    oracle_defaults=ORACLE_DEFAULTS,
 )

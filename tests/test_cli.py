@@ -151,3 +151,16 @@ def test_resume_without_task_and_worker_join(runner, url):
     assert "finished 8 trials" in joined.output
     assert_one_line_error(invoke(runner, "run", "--name", "shared", "--storage", url, "--worker", "--alpha", 3),
                           "alpha=1.0 (you passed 3.0)")
+
+
+def test_a_named_oracle_brings_its_defaults(runner, url):
+    result = invoke(runner, "run", "digits", "--name", "small", "--storage", url, "--oracle", "jpeg", "--budget", 2,
+                    "--batch-size", 2, "--steps", 2, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert Storage(url).get_campaign("small").config["alpha"] == 0.0003
+    result = invoke(runner, "run", "digits", "--name", "mine", "--storage", url, "--oracle", "jpeg", "--alpha", 0.5,
+                    "--budget", 2, "--batch-size", 2, "--steps", 2, "--quiet")
+    assert Storage(url).get_campaign("mine").config["alpha"] == 0.5  # the user's choice wins
+    result = invoke(runner, "run", "digits", "--name", "clf", "--storage", url, "--oracle", "classifier:3",
+                    "--budget", 2, "--batch-size", 2, "--steps", 2, "--quiet")
+    assert Storage(url).get_campaign("clf").config["alpha"] == 0.1

@@ -88,8 +88,9 @@ class DigitClassifier(nn.Module):
     @classmethod
     def load(cls, path: str | Path, device: torch.device | str | None = None) -> DigitClassifier:
         """Rebuild a saved model from ``path`` onto ``device`` (CPU by default)."""
-        config, state = load_with_config(path, _CONFIG_KEY, missing=ClassifierFileError(f"no classifier weights at {path}: run scripts/train_digits_prior.py"),
-                                         no_config=ClassifierFileError(f"{path} holds no DigitClassifier config; save it with DigitClassifier.save"))
+        missing = ClassifierFileError(f"no classifier weights at {path}: run scripts/train_digits_prior.py")
+        no_config = ClassifierFileError(f"{path} holds no DigitClassifier config; save it with DigitClassifier.save")
+        config, state = load_with_config(path, _CONFIG_KEY, missing=missing, no_config=no_config)
         model = cls(**config)
         model.load_state_dict(state)
         return model.to(device or "cpu").eval()

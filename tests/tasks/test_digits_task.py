@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import torch
 
+from oboptim.config import resolve_config
 from oboptim.images.classifier import shipped_classifier
 from oboptim.images.digits_data import load_digit_images
+from oboptim.images.statistics import image_statistics
 from oboptim.oracles.resolve import OracleSpecError, resolve_oracle
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.sampling import SMCSampler
@@ -73,9 +75,17 @@ class TestDigitsFeatures(FeatureMapConformance):
 def test_features_shape_dtype_and_gradient(task):
     x = torch.from_numpy(task.sample_data(4, np.random.default_rng(1))).double().requires_grad_(True)
     features = task.features(x)
-    assert features.shape == (4, 32) and features.dtype == torch.float64
+    assert features.shape == (4, 35) and features.dtype == torch.float64
     features.sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_features_are_the_classifier_embedding_then_ink_statistics(task):
+    x = torch.from_numpy(task.sample_data(3, np.random.default_rng(2)))
+    with torch.no_grad():
+        features = task.features(x)
+        torch.testing.assert_close(features[:, :32], shipped_classifier().features(x))
+        torch.testing.assert_close(features[:, 32:], image_statistics(x))
 
 
 def test_sample_data_draws_real_digits_reproducibly(task):
@@ -116,3 +126,10 @@ def test_classifier_oracle_needs_a_digit(task, spec):
 def test_jpeg_oracle_takes_no_argument(task):
     with pytest.raises(ValueError, match="jpeg takes no argument"):
         task.named_oracles["jpeg"]("3")
+
+
+def test_oracle_defaults_name_known_oracles_and_valid_settings(task):
+    assert set(digits.ORACLE_DEFAULTS) <= set(task.named_oracles)
+    for name, settings in digits.ORACLE_DEFAULTS.items():
+        resolved = resolve_config(task.defaults, settings)
+        assert resolved["alpha"] == settings["alpha"] < task.defaults["alpha"], name
