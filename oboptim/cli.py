@@ -79,6 +79,11 @@ def tasks() -> None:
 @click.option("--particles", type=click.IntRange(min=1), default=None, help="SMC particles per candidate.")
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None, help="KL coefficient.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Reverse diffusion steps.")
+@click.option("--alpha-units", type=click.Choice(["oracle", "std"]), default=None,
+              help="alpha in the oracle's units, or in standard deviations of the values observed so far.")
+@click.option("--selection", type=click.Choice(["resample", "argmax", "top"]), default=None,
+              help="How the batch is taken from the final particles: one drawn per group, each group's heaviest, "
+                   "or the best distinct particles of all groups.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True)
@@ -93,8 +98,8 @@ def tasks() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @_user_errors
 def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
-        acquisition, beta, particles, alpha, steps, device, retries, max_failure_rate, particle_batch_size,
-        prior_path, prompt, guidance_scale, task_option_pairs, quiet) -> None:
+        acquisition, beta, particles, alpha, steps, alpha_units, selection, device, retries, max_failure_rate,
+        particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, quiet) -> None:
     """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
 
     TASK may be left out to resume an existing campaign; with --worker this process joins one that another
@@ -106,7 +111,8 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
     if oracle and oracle_cmd:
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
-                    particles=particles, alpha=alpha, steps=steps, budget=budget)
+                    particles=particles, alpha=alpha, steps=steps, alpha_units=alpha_units, selection=selection,
+                    budget=budget)
     task_options = _task_options(prior_path, prompt, guidance_scale, task_option_pairs)
     store = Storage(storage, create=not worker)
     existing = store.get_campaign(name)

@@ -17,6 +17,9 @@ DEFAULTS: dict[str, Any] = {
     "acquisition": "ucb",
     "beta": 2.0,
     "alpha": 1.0,
+    # "oracle": alpha is in the oracle's units (the paper's); "std": in units of the standard deviation of the values
+    # observed so far, so that one alpha tilts every oracle alike (bench/compare_tuning.md)
+    "alpha_units": "oracle",
     "particles": 64,
     "steps": 100,
     "resampling": "ssp",
@@ -38,7 +41,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "acquisition": ("ucb", "mean", "thompson", "logei", "maxhead"),
     "resampling": ("multinomial", "stratified", "systematic", "residual", "ssp"),
     "tempering": ("exp", "poly", "adaptive", "none"),
-    "selection": ("resample", "argmax"),
+    "selection": ("resample", "argmax", "top"),
+    "alpha_units": ("oracle", "std"),
 }
 
 POSITIVE_INTS = ("batch_size", "particles", "steps")

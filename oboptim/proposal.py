@@ -24,8 +24,8 @@ from oboptim.sampling.smc import SMCSampler
 from oboptim.surrogates import SURROGATES
 from oboptim.task import Task
 
-SAMPLER_KEYS = ("particles", "steps", "alpha", "resampling", "ess_threshold", "tempering", "gamma", "guidance",
-                "selection", "acquisition", "beta", "surrogate")
+SAMPLER_KEYS = ("particles", "steps", "alpha", "alpha_units", "resampling", "ess_threshold", "tempering", "gamma",
+                "guidance", "selection", "acquisition", "beta", "surrogate")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ def _propose_with_smc(task, prior, config, history, num_candidates, generator, r
         config["acquisition"], model, features=task.features, beta=float(config["beta"]),
         best_f=float(history.y.max()), generator=_cpu_generator(generator),
     )
-    reward = _on_device_of_input(acquisition)
+    scale = _reward_scale(config, history.y)
+    reward = _on_device_of_input(acquisition, scale)
     sampler = SMCSampler(
         prior, reward, num_particles=int(config["particles"]), num_steps=int(config["steps"]),
         alpha=float(config["alpha"]), resampling=config["resampling"], ess_threshold=float(config["ess_threshold"]),
@@ -111,38 +112,34 @@ def _propose_with_smc(task, prior, config, history, num_candidates, generator, r
         particle_batch_size=particle_batch_size,
     )
     result = sampler.sample(num_candidates, generator)
-    if config["selection"] == "argmax":
-        picks = result.log_weights.argmax(-1)
-    else:
-        picks = result.resample_indices(1, generator)[:, 0]
-    groups = torch.arange(num_candidates, device=picks.device)
+    groups, picks = select_particles(result, config["selection"], generator)
     chosen = result.particles[groups, picks]  # [B, *shape]
     with torch.no_grad():
         xs = prior.decode(chosen).float()
         features = task.features(xs.cpu()).double()
         mean, variance = model.posterior(features)
-    acq_values = result.rewards[groups, picks]  # the sampler already scored every final particle
+    acq_values = result.rewards[groups, picks] * scale  # the sampler already scored every final particle
     xs_np = xs.cpu().numpy()
     # The oracle's values carry observation noise; calibration compares them with the predictive spread.
     noise_variance = float(fit.hyperparameters.get("noise_original", 0.0)) if config["surrogate"] == "gp" else 0.0
-    settings = {key: config[key] for key in SAMPLER_KEYS}
+    settings = {key: config[key] for key in SAMPLER_KEYS if key in config}  # older campaigns lack newer keys
     provenances = [
         {
             "source": "smc",
             "round": round_index,
-            "group": int(g),
-            "particle": int(picks[g]),
-            "log_weight": float(result.log_weights[g, picks[g]]),
-            "acquisition": float(acq_values[g]),
-            "predicted_mean": float(mean[g]),
-            "predicted_std": float(variance[g].clamp_min(0).sqrt()),
-            "predictive_std": float((variance[g].clamp_min(0) + noise_variance) ** 0.5),
+            "group": int(groups[i]),
+            "particle": int(picks[i]),
+            "log_weight": float(result.log_weights[groups[i], picks[i]]),
+            "acquisition": float(acq_values[i]),
+            "predicted_mean": float(mean[i]),
+            "predicted_std": float(variance[i].clamp_min(0).sqrt()),
+            "predictive_std": float((variance[i].clamp_min(0) + noise_variance) ** 0.5),
             "surrogate_version": round_index,
             "train_size": int(history.y.shape[0]),
             "pending": int(history.pending.shape[0]),
             "sampler": settings,
         }
-        for g in range(num_candidates)
+        for i in range(num_candidates)
     ]
     diagnostics = {
         "source": "smc",
@@ -153,6 +150,7 @@ def _propose_with_smc(task, prior, config, history, num_candidates, generator, r
         "reward_trace": result.reward_trace.mean(-1).tolist(),
         "resample_count": int(result.resampled.sum()),
         "final_ess": result.ess[-1].tolist(),
+        "alpha_scale": scale,
         "seconds_fit": fitted_seconds,
         "seconds_propose": time.perf_counter() - start - fitted_seconds,
     }
@@ -164,13 +162,53 @@ def _propose_with_smc(task, prior, config, history, num_candidates, generator, r
     return Proposal(xs_np, provenances, diagnostics, snapshot)
 
 
-def _on_device_of_input(acquisition):
+def select_particles(result, selection: str, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """The batch's ``(group, particle)`` indices, ``[B]`` each, from the final particles of ``B`` groups.
+
+    - ``resample``: one particle per group, drawn by weight (a draw from the tilted target);
+    - ``argmax``: each group's heaviest particle;
+    - ``top``: the ``B`` distinct particles of all groups with the highest acquisition, whatever their group
+      (exploits hardest; distinct, since resampling leaves copies).
+    """
+    num_groups = result.particles.shape[0]
+    if selection == "argmax":
+        return torch.arange(num_groups, device=result.particles.device), result.log_weights.argmax(-1)
+    if selection == "resample":
+        return torch.arange(num_groups, device=result.particles.device), result.resample_indices(1, generator)[:, 0]
+    if selection != "top":
+        raise ValueError(f"selection must be resample, argmax or top; got {selection!r}")
+    num_particles = result.particles.shape[1]
+    flat = result.particles.reshape(num_groups * num_particles, -1)
+    order = torch.argsort(result.rewards.reshape(-1), descending=True, stable=True)
+    # Copies left by resampling are bit-identical rows: keep the first of each (the order is by reward already).
+    _, inverse = torch.unique(flat, dim=0, return_inverse=True)
+    first_seen = torch.zeros_like(inverse, dtype=torch.bool)
+    seen: set[int] = set()
+    for index in order.tolist():
+        key = int(inverse[index])
+        if key not in seen:
+            seen.add(key)
+            first_seen[index] = True
+    distinct = order[first_seen[order]]
+    chosen = torch.cat([distinct, order[~first_seen[order]]])[:num_groups]  # copies only if too few distinct
+    return chosen // num_particles, chosen % num_particles
+
+
+def _reward_scale(config, y: np.ndarray) -> float:
+    """What the acquisition is divided by before the sampler sees it: 1, or the observed values' std."""
+    if config.get("alpha_units", "oracle") != "std" or y.shape[0] < 2:
+        return 1.0
+    spread = float(np.std(y))
+    return spread if np.isfinite(spread) and spread > 0 else 1.0
+
+
+def _on_device_of_input(acquisition, scale: float = 1.0):
     """The surrogate lives on the CPU; particles may live on a GPU. Move across, keeping the gradient."""
 
     def reward(x: Tensor) -> Tensor:
         if x.device.type == "cpu":
-            return acquisition(x)
-        return acquisition(x.cpu()).to(x.device)
+            return acquisition(x) / scale
+        return (acquisition(x.cpu()) / scale).to(x.device)
 
     return reward
 

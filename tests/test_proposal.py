@@ -1,0 +1,63 @@
+"""Proposals: how the batch is taken from the sampler's particles, and the units of alpha."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from oboptim.config import resolve_config
+from oboptim.proposal import History, propose, select_particles
+from oboptim.task import load_task
+
+MIXTURE_TASK = str(Path(__file__).parent / "campaign" / "mixture_task.py") + ":TASK"
+
+
+def fake_result(rewards):
+    """Particles [G, N, 1] equal to their reward, so copies share both."""
+    rewards = torch.as_tensor(rewards, dtype=torch.float32)
+    return SimpleNamespace(particles=rewards.unsqueeze(-1), rewards=rewards,
+                           log_weights=torch.log_softmax(torch.zeros_like(rewards), -1))
+
+
+def test_top_takes_the_best_distinct_particles_of_all_groups():
+    result = fake_result([[5.0, 5.0, 1.0], [4.0, 2.0, 3.0]])  # group 0 holds a copy of its best particle
+    groups, picks = select_particles(result, "top", torch.Generator().manual_seed(0))
+    assert result.rewards[groups, picks].tolist() == [5.0, 4.0]
+    assert groups.tolist() == [0, 1] and picks.tolist() == [0, 0]
+
+
+def test_top_falls_back_to_copies_only_when_too_few_are_distinct():
+    result = fake_result([[7.0, 7.0], [7.0, 7.0]])
+    groups, picks = select_particles(result, "top", torch.Generator().manual_seed(0))
+    assert len(groups) == 2 and result.rewards[groups, picks].tolist() == [7.0, 7.0]
+
+
+def test_argmax_and_resample_take_one_particle_per_group():
+    result = fake_result([[1.0, 9.0], [8.0, 2.0]])
+    result.log_weights = torch.log(torch.tensor([[0.1, 0.9], [0.8, 0.2]]))
+    groups, picks = select_particles(result, "argmax", torch.Generator().manual_seed(0))
+    assert groups.tolist() == [0, 1] and picks.tolist() == [1, 0]
+    result.resample_indices = lambda k, generator: torch.tensor([[1], [0]])
+    groups, picks = select_particles(result, "resample", torch.Generator().manual_seed(0))
+    assert groups.tolist() == [0, 1] and picks.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("units", ["oracle", "std"])
+def test_alpha_units_scale_what_the_sampler_sees_but_not_the_stored_acquisition(units):
+    task = load_task(MIXTURE_TASK)
+    prior = task.load_prior("cpu")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 2)).astype(np.float32) * 3
+    y = np.array(task.oracle(X)) * 10.0  # a spread far from 1
+    config = resolve_config(task.defaults, {"alpha_units": units, "particles": 8, "steps": 10, "selection": "top"})
+    history = History(X, y, np.zeros((0, 2), np.float32))
+    proposal = propose(task, prior, config, history, 4, torch.Generator().manual_seed(1), round_index=1)
+    expected_scale = float(np.std(y)) if units == "std" else 1.0
+    assert proposal.diagnostics["alpha_scale"] == pytest.approx(expected_scale)
+    assert len({tuple(x) for x in proposal.xs.tolist()}) == 4  # top: distinct candidates
+    for provenance in proposal.provenances:
+        assert provenance["sampler"]["alpha_units"] == units
+        # acquisition is stored in oracle units: UCB = mean + beta * std of the posterior, near the predicted mean
+        assert abs(provenance["acquisition"] - provenance["predicted_mean"]) <= 2.0 * provenance["predicted_std"] + 1e-6
