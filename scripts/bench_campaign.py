@@ -1,6 +1,11 @@
 """Benchmark one campaign round (fit + SMC proposal of 16 candidates + store) against the history size.
 
     python scripts/bench_campaign.py [--sizes 100,1000,3000] [--repeats 3] [--device cpu]
+    python scripts/bench_campaign.py --compare [--tasks ...] [--methods ...] [--seeds ...] [--quick]
+
+With ``--compare`` it runs the sample-efficiency benchmark instead (:mod:`oboptim.benchmark.compare`: oboptim
+against random prior sampling and box-constrained BoTorch qLogEI, regimes A and B); see
+``python scripts/bench_campaign.py --compare --help``.
 
 For each size N, a fresh SQLite campaign on gmm2d is filled with N scored prior-data points (stored as real trials),
 then full rounds are timed: surrogate fit on all N, SMC proposal (16 groups x 64 particles x 100 steps, GP-UCB),
@@ -11,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -57,6 +63,11 @@ def time_rounds(n: int, repeats: int, device: str, batch: int, settings: dict) -
 
 
 def main() -> None:
+    if "--compare" in sys.argv[1:]:
+        from oboptim.benchmark.compare import main as compare_main
+
+        compare_main([a for a in sys.argv[1:] if a != "--compare"])
+        return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="100,1000,3000")
     parser.add_argument("--repeats", type=int, default=3)
@@ -77,7 +88,8 @@ def main() -> None:
     lines = [f"# Campaign round time on gmm2d ({args.device}; medians of {args.repeats} rounds)", "",
              f"Each round: surrogate fit on all N observations, SMC proposal of {args.batch} candidates "
              f"({args.batch} groups, UCB), and the round's single write transaction.", "",
-             "| observations | surrogate | particles x steps | round (s) | fit (s) | propose (s) | store + history (s) |",
+             "| observations | surrogate | particles x steps | round (s) | fit (s) | propose (s) "
+             "| store + history (s) |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['n']:,} | {r['surrogate']} | {r['particles']} x {r['steps']} | {r['total']:.2f} | {r['fit']:.2f} "
               f"| {r['propose']:.2f} | {r['store']:.2f} |" for r in rows]

@@ -129,6 +129,7 @@ TASK = Task(
     defaults={  # a 64-trial campaign with these takes 1 to 3 min on one CPU thread
         "batch_size": 8,
         "budget": 64,
+        "alpha_units": "oracle",  # tuned per oracle in its own units (ORACLE_DEFAULTS; bench/digits_cpu.md)
         "alpha": 0.1,
         "particles": 8,
         "steps": 30,

@@ -362,7 +362,9 @@ def image_features(x: Tensor) -> Tensor:
 DEFAULTS = {  # one campaign round on a GPU: 4 candidates x 8 particles x 50 steps, particles 4 at a time
     "batch_size": 4,
     "budget": 32,
-    "alpha": 1.0,  # acquisition in kB: prior samples differ by tens of kB (512x512), so 1 kB tilts clearly
+    # alpha in standard deviations of the observed values, as for the toy tasks (not tuned on real SD weights)
+    "alpha_units": "std",
+    "alpha": 0.05,
     "particles": 8,
     "steps": 50,
     "surrogate": "gp",

@@ -19,7 +19,8 @@ def task(request) -> Task:
 
 def test_task_loads_by_name(task):
     assert isinstance(task, Task) and task.name in TOYS
-    assert task.defaults["batch_size"] == 16 and task.defaults["alpha"] == 1.0
+    assert task.defaults["batch_size"] == 16
+    assert task.defaults["alpha_units"] == "std" and task.defaults["alpha"] == 0.05
     assert {"budget", "particles", "steps", "surrogate", "acquisition"} <= set(task.defaults)
 
 
