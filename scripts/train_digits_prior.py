@@ -32,13 +32,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import DDPMScheduler, UNet2DModel
-from oboptim.tasks.digits import DATA_DIR, prior_from_folders
 from PIL import Image
 
 from oboptim.images.classifier import DigitClassifier
 from oboptim.images.digits_data import held_out_split, load_digit_images
 from oboptim.priors.training import ema_update, warmup_cosine_lr
 from oboptim.sampling import ddim_sample
+from oboptim.tasks.digits import DATA_DIR, prior_from_folders
 
 CLASSIFIER_FILE = "digits_classifier.safetensors"
 UNET_FOLDER = "digits_unet"

@@ -26,8 +26,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from oboptim.tasks import gmm2d
-from oboptim.tasks._toy import DATA_DIR
 
 from oboptim.metrics import noise_floor, subset_wasserstein
 from oboptim.priors.diffusion_prior import DiffusionPrior
@@ -35,6 +33,8 @@ from oboptim.priors.mlp import MLPDenoiser, toy_noise_schedule
 from oboptim.priors.training import ema_update, warmup_cosine_lr
 from oboptim.sampling import ddim_sample
 from oboptim.task import load_task
+from oboptim.tasks import gmm2d
+from oboptim.tasks._toy import DATA_DIR
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,7 @@ from botorch.sampling.pathwise import draw_matheron_paths
 from linear_operator.utils.cholesky import psd_safe_cholesky
 from torch import Tensor
 
-from oboptim.surrogates.base import (FitReport, SamplePath, Surrogate, SurrogateDataError,
-                                     validate_training_data)
+from oboptim.surrogates.base import FitReport, SamplePath, Surrogate, SurrogateDataError, validate_training_data
 from oboptim.surrogates.gp_fitting import GPFitSettings, fit_gp, input_bounds
 
 # Smallest latent variance returned, in standardized units: keeps sqrt(var) and its gradient finite.

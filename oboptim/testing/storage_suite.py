@@ -137,7 +137,8 @@ class StorageConformance:
         return record
 
     @pytest.fixture(scope="class")
-    def process_pool(self):
+    @classmethod
+    def process_pool(cls):
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=WORKER_COUNT, mp_context=context) as pool:
             list(pool.map(warm_up, range(WORKER_COUNT)))

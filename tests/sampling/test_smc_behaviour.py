@@ -4,8 +4,8 @@ import warnings
 import pytest
 import torch
 
-from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn
 from oboptim.sampling import DiffusionPrior, SMCSampler, ddim_sample, guided_ddim_sample
+from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn
 
 D = 3
 

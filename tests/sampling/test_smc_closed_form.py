@@ -12,9 +12,9 @@ import math
 import pytest
 import torch
 
-from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
 from oboptim.sampling import RESAMPLERS, TEMPERING_SCHEDULES, DiffusionPrior, SMCSampler
 from oboptim.sampling import smc as smc_module
+from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
 
 KERNEL_BIAS = 0.05
 GROUPS, PARTICLES, STEPS = 24, 64, 100

@@ -6,8 +6,8 @@ Skipped without a CUDA device (CI has none); run on a GPU machine by scripts/gpu
 import pytest
 import torch
 
-from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
 from oboptim.sampling import RESAMPLERS, DiffusionPrior, SMCSampler
+from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn, gaussian_target, pooled_moments
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 

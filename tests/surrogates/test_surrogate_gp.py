@@ -8,8 +8,7 @@ import torch
 from botorch.exceptions import ModelFittingError
 from linear_operator.utils.errors import NotPSDError
 
-from oboptim.surrogates import GPSurrogate, SurrogateFitWarning
-from oboptim.surrogates import gp_fitting
+from oboptim.surrogates import GPSurrogate, SurrogateFitWarning, gp_fitting
 from oboptim.testing.surrogate_suite import SurrogateConformance, seeded, sin_data
 
 
