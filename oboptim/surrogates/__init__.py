@@ -1,12 +1,12 @@
 """Surrogate models of the black-box score: protocol, Gaussian process, bootstrap ensemble, feature maps."""
 
 from oboptim.surrogates.base import (
-                                     FitReport,
-                                     SamplePath,
-                                     Surrogate,
-                                     SurrogateDataError,
-                                     SurrogateFitWarning,
-                                     SurrogateNotFittedError,
+    FitReport,
+    SamplePath,
+    Surrogate,
+    SurrogateDataError,
+    SurrogateFitWarning,
+    SurrogateNotFittedError,
 )
 from oboptim.surrogates.ensemble import EnsembleSurrogate
 from oboptim.surrogates.features import FeatureMap, IdentityFeatures
