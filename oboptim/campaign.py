@@ -111,9 +111,10 @@ class Campaign:
         if existing is None:
             if task is None:
                 raise ConfigError(f"campaign {name!r} does not exist in {store.url}: give a task to create it")
-            task_obj = _task_for_new_campaign(task, dict(task_options or {}))
+            options = dict(task_options or {})
+            task_obj = _task_for_new_campaign(task, options)
             defaults = task_obj.defaults_for(oracle)
-            config = resolve_config(defaults, {**settings, "task_options": dict(task_options or {})})
+            config = resolve_config(defaults, {**settings, "task_options": options})
             config["budget"] = int(settings.get("budget") or defaults.get("budget", DEFAULT_BUDGET))
             existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
             if created:

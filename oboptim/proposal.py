@@ -76,9 +76,7 @@ def _propose_from_prior(prior, config, num_candidates, generator, round_index, p
     start = time.perf_counter()
     samples = ddim_sample(prior, num_candidates, int(config["steps"]), generator, batch_size=particle_batch_size)
     with torch.no_grad():
-        step = particle_batch_size or num_candidates
-        xs = np.concatenate([prior.decode(samples[i:i + step]).float().cpu().numpy()
-                             for i in range(0, num_candidates, step)])
+        xs = prior.decode(samples).float().cpu().numpy()  # a costly decoder bounds its own batches (sd's VAE)
     provenance = {"source": "prior", "round": round_index, "steps": int(config["steps"])}
     diagnostics = {"source": "prior", "seconds_propose": time.perf_counter() - start}
     return Proposal(xs, [dict(provenance) for _ in range(num_candidates)], diagnostics)
@@ -180,15 +178,12 @@ def select_particles(result, selection: str, generator: torch.Generator) -> tupl
     num_particles = result.particles.shape[1]
     flat = result.particles.reshape(num_groups * num_particles, -1)
     order = torch.argsort(result.rewards.reshape(-1), descending=True, stable=True)
-    # Copies left by resampling are bit-identical rows: keep the first of each (the order is by reward already).
+    # Copies left by resampling are bit-identical rows: keep each row's best-ranked copy.
     _, inverse = torch.unique(flat, dim=0, return_inverse=True)
-    first_seen = torch.zeros_like(inverse, dtype=torch.bool)
-    seen: set[int] = set()
-    for index in order.tolist():
-        key = int(inverse[index])
-        if key not in seen:
-            seen.add(key)
-            first_seen[index] = True
+    rank = torch.empty_like(order)
+    rank[order] = torch.arange(order.numel(), device=order.device)
+    best_rank = torch.full_like(rank, order.numel()).scatter_reduce(0, inverse, rank, reduce="amin")
+    first_seen = rank == best_rank[inverse]
     distinct = order[first_seen[order]]
     chosen = torch.cat([distinct, order[~first_seen[order]]])[:num_groups]  # copies only if too few distinct
     return chosen // num_particles, chosen % num_particles

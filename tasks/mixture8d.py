@@ -27,6 +27,7 @@ from oboptim.priors.closed_form import gaussian_mixture_eps, noised_mixture_log_
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.priors.mlp import toy_noise_schedule
 from oboptim.task import Task
+from oboptim.tasks._toy import TOY_CAMPAIGN_DEFAULTS
 
 DIM = 8
 MODE_STD = 0.5
@@ -99,16 +100,5 @@ TASK = Task(
     features=lambda x: x.flatten(1),
     reward=reward,
     sample_data=sample_data,
-    defaults={
-        "batch_size": 16,
-        "budget": 128,
-        # Ackley values on prior samples span about -7 to -1; alpha in standard deviations of the observed values,
-        # as for the other toys (bench/compare_tuning.md)
-        "alpha_units": "std",
-        "alpha": 0.05,
-        "particles": 32,
-        "steps": 50,
-        "surrogate": "gp",
-        "acquisition": "ucb",
-    },
+    defaults={**TOY_CAMPAIGN_DEFAULTS, "budget": 128},
 )

@@ -21,7 +21,7 @@ from torch import Tensor
 
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.task import Task
-from oboptim.tasks._toy import deterministic_noisy_oracle, load_mlp_prior, rejection_sample
+from oboptim.tasks._toy import TOY_CAMPAIGN_DEFAULTS, deterministic_noisy_oracle, load_mlp_prior, rejection_sample
 
 DIM = 3
 T_RANGE = (1.5 * math.pi, 4.5 * math.pi)
@@ -94,18 +94,5 @@ TASK = Task(
     exact_target=sample_exact_target,
     exact_target_mean_reward=EXACT_TARGET_MEAN_REWARD,
     sample_data=sample_data,
-    defaults={
-        "batch_size": 16,
-        "budget": 96,
-        # alpha in standard deviations of the observed values: 0.05 cut the median regret 3-4x against alpha = 1 in
-        # oracle units on all three toy tasks, with no more failures off the manifold (bench/compare_tuning.md)
-        "alpha_units": "std",
-        "alpha": 0.05,
-        # 32 particles x 50 steps per candidate keeps a round under 5 s at 1,000 observations on 2 CPU cores
-        # (the GP-UCB gradient on every particle and step dominates); the toy table uses the paper's 100 x 100.
-        "particles": 32,
-        "steps": 50,
-        "surrogate": "gp",
-        "acquisition": "ucb",
-    },
+    defaults=TOY_CAMPAIGN_DEFAULTS,
 )

@@ -23,7 +23,6 @@ TASK = f"{HERE / 'mixture_task.py'}:TASK"
 WORKERS = 4
 TRIALS_PER_WORKER = 50
 ASK_SIZE = 25  # 2 asks of 25 per worker
-POSTGRES_URL = os.environ.get("OBOPTIM_TEST_POSTGRES_URL")
 _PRELOAD = ["torch", "sympy", "torch.fx.experimental.symbolic_shapes", "botorch", "gpytorch", "oboptim.campaign",
             "oboptim.surrogates.gp"]
 
@@ -62,15 +61,6 @@ def worker_pool():
     with ProcessPoolExecutor(max_workers=WORKERS, mp_context=context) as pool:
         list(pool.map(warm_up, range(WORKERS)))
         yield pool
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.db'}"
-    if not POSTGRES_URL:
-        pytest.skip("set OBOPTIM_TEST_POSTGRES_URL=postgresql://user@host/db to run the concurrency test on PostgreSQL")
-    return POSTGRES_URL
 
 
 def test_four_workers_ask_and_tell_fifty_trials_each(storage_url, worker_pool, reliability_report):

@@ -12,7 +12,6 @@ import sys
 import uuid
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from oboptim.campaign import Campaign
@@ -23,16 +22,6 @@ HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"
 BUDGET = 16
 WORKERS = 3
-POSTGRES_URL = os.environ.get("OBOPTIM_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage_url(request, tmp_path):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'workers.db'}"
-    if not POSTGRES_URL:
-        pytest.skip("set OBOPTIM_TEST_POSTGRES_URL=postgresql://user@host/db to run the worker test on PostgreSQL")
-    return POSTGRES_URL
 
 
 def _oboptim(*args: str) -> list[str]:
