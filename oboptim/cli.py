@@ -273,10 +273,7 @@ def _existing(name: str, storage: str | None, load: bool = True):
 
 
 def _unknown_campaign(name: str, store) -> OboptimError:
-    known = [c.name for c in store.list_campaigns()]
-    hint = (f"known: {', '.join(known)}" if known
-            else "it has no campaigns; create one with `oboptim run TASK --name NAME`")
-    return OboptimError(f"no campaign {name!r} in {store.url}; {hint}")
+    return OboptimError(store.missing_campaign_message(name))
 
 
 def _register_serve() -> None:

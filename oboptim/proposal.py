@@ -72,11 +72,17 @@ def propose(
                              particle_batch_size)
 
 
+def sample_from_prior(prior: DiffusionPrior, n: int, steps: int, generator: torch.Generator,
+                      batch_size: int | None = None) -> np.ndarray:
+    """``n`` decoded prior samples ``[n, *domain_shape]`` float32, as a campaign's round 0 draws them."""
+    samples = ddim_sample(prior, n, steps, generator, batch_size=batch_size)
+    with torch.no_grad():
+        return prior.decode(samples).float().cpu().numpy()  # a costly decoder bounds its own batches (sd's VAE)
+
+
 def _propose_from_prior(prior, config, num_candidates, generator, round_index, particle_batch_size) -> Proposal:
     start = time.perf_counter()
-    samples = ddim_sample(prior, num_candidates, int(config["steps"]), generator, batch_size=particle_batch_size)
-    with torch.no_grad():
-        xs = prior.decode(samples).float().cpu().numpy()  # a costly decoder bounds its own batches (sd's VAE)
+    xs = sample_from_prior(prior, num_candidates, int(config["steps"]), generator, particle_batch_size)
     provenance = {"source": "prior", "round": round_index, "steps": int(config["steps"])}
     diagnostics = {"source": "prior", "seconds_propose": time.perf_counter() - start}
     return Proposal(xs, [dict(provenance) for _ in range(num_candidates)], diagnostics)

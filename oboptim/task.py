@@ -78,6 +78,17 @@ class Task:
         return {**self.defaults, **self.oracle_defaults.get(name, {})}
 
 
+def oracle_without_argument(name: str, oracle: Callable[[np.ndarray], Sequence[float]]):
+    """A :attr:`Task.named_oracles` entry for an oracle that takes no ``:ARG`` (``--oracle NAME``)."""
+
+    def build(argument: str | None):
+        if argument is not None:
+            raise ValueError(f"{name} takes no argument: use --oracle {name} (got {name}:{argument})")
+        return oracle
+
+    return build
+
+
 def list_tasks() -> list[Task]:
     """The built-in tasks, in a stable order."""
     return [load_task(name) for name in BUILTIN_TASKS]

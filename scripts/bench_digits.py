@@ -45,7 +45,6 @@ from oboptim.oracles.resolve import resolve_oracle
 from oboptim.sampling import SMCSampler, ddim_sample
 from oboptim.surrogates.gp import GPSurrogate
 from oboptim.task import load_task
-from oboptim.tasks.digits import ORACLE_DEFAULTS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -113,16 +112,11 @@ def save_grid(path: Path, spec: str, seed: int, rows: dict[str, tuple[np.ndarray
     plt.close(figure)
 
 
-def oracle_defaults(spec: str) -> dict:
-    """The task's per-oracle settings (``tasks/digits.py: ORACLE_DEFAULTS``) for ``spec``, e.g. jpeg's alpha."""
-    return dict(ORACLE_DEFAULTS.get(spec.partition(":")[0], {}))
-
-
 def campaign_run(spec: str, seed: int, budget: int, settings: dict, workdir: Path) -> tuple[dict, tuple]:
     """Summary of one campaign's trials, and its top candidates (see :func:`top_candidates`)."""
     storage = f"sqlite:///{workdir}/digits-{spec.replace(':', '')}-{seed}.db"
     start = time.perf_counter()
-    campaign = Campaign.open("bench", storage=storage, task="digits", seed=seed, **settings)
+    campaign = Campaign.open("bench", storage=storage, task="digits", seed=seed, oracle=spec, **settings)
     campaign.run(budget=budget, oracle=spec, progress=False)
     seconds = time.perf_counter() - start
     trials = [t for t in campaign.trials() if t.value is not None]
@@ -241,9 +235,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             for spec in args.oracles:
                 rows = []
-                spec_settings = {**oracle_defaults(spec), **settings}
                 for seed in args.seeds:
-                    run, run_top = campaign_run(spec, seed, args.budget, spec_settings, Path(tmp))
+                    run, run_top = campaign_run(spec, seed, args.budget, settings, Path(tmp))
                     base, base_top = prior_baseline(task, prior, spec, args.budget, seed)
                     if args.grid and seed == args.seeds[0]:
                         grid = args.grid.with_name(f"{args.grid.stem}_{spec.replace(':', '')}{args.grid.suffix}")
@@ -258,7 +251,7 @@ def main() -> None:
                 keys = ["seed", "campaign_best", "prior_best", "campaign_mean_smc_rounds", "prior_mean",
                         "campaign_confidence_smc_rounds", "prior_confidence", "campaign_nearest_real_smc_rounds",
                         "prior_nearest_real", "campaign_seconds"]
-                report[f"{spec} settings"] = {**task.defaults, **spec_settings, "budget": args.budget}
+                report[f"{spec} settings"] = {**task.defaults_for(spec), **settings, "budget": args.budget}
                 sections.append(f"## oracle {spec}\n\nsettings: {json.dumps(report[f'{spec} settings'])}\n\n"
                                 + table(rows, keys)
                                 + f"\n\ncampaign best > prior best on {wins} of {len(rows) - 1} seeds")

@@ -36,6 +36,7 @@ from PIL import Image
 
 from oboptim.images.classifier import DigitClassifier
 from oboptim.images.digits_data import held_out_split, load_digit_images
+from oboptim.images.jpeg import to_uint8
 from oboptim.priors.training import ema_update, warmup_cosine_lr
 from oboptim.sampling import ddim_sample
 from oboptim.tasks.digits import DATA_DIR, prior_from_folders
@@ -171,7 +172,7 @@ def nearest_distance(samples: torch.Tensor, reference: torch.Tensor) -> float:
 
 def save_grid(samples: torch.Tensor, path: Path, columns: int = 8, scale: int = 4, gap: int = 2) -> None:
     """Write ``samples [n, 1, S, S]`` in ``[-1, 1]`` as one grayscale PNG, ``scale`` x enlarged."""
-    pixels = ((samples.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, 0].numpy()
+    pixels = to_uint8(samples.numpy())  # [n, S, S]
     size = pixels.shape[-1] * scale
     rows = math.ceil(len(pixels) / columns)
     canvas = np.full((rows * (size + gap) + gap, columns * (size + gap) + gap), 128, dtype=np.uint8)

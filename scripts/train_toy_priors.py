@@ -83,7 +83,6 @@ def train_denoiser(task_name: str, config: TrainConfig, log_every: int = 500) ->
     return ema.eval()
 
 
-@torch.no_grad()
 def frozen_prior(model: MLPDenoiser) -> DiffusionPrior:
     """A trained model as a prior (the same construction as the tasks' ``load_prior``, from any path)."""
     model = model.eval().requires_grad_(False)

@@ -44,7 +44,7 @@ from oboptim.images.digits_data import IMAGE_SIZE, load_digit_images
 from oboptim.images.jpeg import jpeg_compressibility
 from oboptim.images.statistics import image_statistics
 from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.task import Task
+from oboptim.task import Task, oracle_without_argument
 
 DATA_DIR = Path(oboptim.data.__file__).parent
 UNET_DIR = DATA_DIR / "digits_unet"
@@ -99,18 +99,6 @@ def sample_data(n: int, rng: np.random.Generator) -> np.ndarray:
     return images[rng.integers(0, len(images), size=n)].copy()
 
 
-def jpeg_oracle_for(argument: str | None):
-    """``--oracle jpeg``: negative JPEG size in kB; it takes no argument."""
-    if argument is not None:
-        raise ValueError(f"jpeg takes no argument: use --oracle jpeg (got jpeg:{argument})")
-    return jpeg_compressibility
-
-
-def classifier_oracle_for(argument: str | None):
-    """``--oracle classifier:D``: the log-probability of digit ``D``; a missing or bad ``D`` is a ValueError."""
-    return classifier_log_prob_oracle(argument)
-
-
 # Settings that depend on the oracle, over the task's defaults (and under the user's choices). The acquisition is in
 # oracle units: classifier log-probabilities span ~20 nats over prior samples, JPEG sizes ~0.05 kB, so the JPEG
 # oracle needs an alpha ~300x smaller to tilt the prior as much (bench/digits_cpu.md). A campaign created with
@@ -137,8 +125,8 @@ TASK = Task(
         "acquisition": "ucb",
     },
     named_oracles={
-        "jpeg": jpeg_oracle_for,
-        "classifier": classifier_oracle_for,
+        "jpeg": oracle_without_argument("jpeg", jpeg_compressibility),
+        "classifier": classifier_log_prob_oracle,  # classifier:D, the log-probability of digit D
     },
     oracle_defaults=ORACLE_DEFAULTS,
 )

@@ -32,7 +32,7 @@ from oboptim.priors.closed_form import (
 )
 from oboptim.priors.diffusion_prior import DiffusionPrior
 from oboptim.priors.mlp import toy_noise_schedule
-from oboptim.task import Task
+from oboptim.task import Task, oracle_without_argument
 from oboptim.tasks._toy import TOY_CAMPAIGN_DEFAULTS, deterministic_noisy_oracle, load_mlp_prior
 
 DIM = 2
@@ -54,13 +54,6 @@ def reward(x: Tensor) -> Tensor:
 def corner_reward(x: Tensor) -> Tensor:
     """``-|x - (4, 4)|^2 / 2``: ``x [B, 2] -> [B]``, differentiable; maximum 0 at the corner mode's centre."""
     return -((x - torch.as_tensor(CORNER, dtype=x.dtype, device=x.device)) ** 2).sum(-1) / 2
-
-
-def corner_oracle_for(argument: str | None):
-    """``--oracle corner``: :func:`corner_reward` plus noise 0.1 (deterministic in ``x``); takes no argument."""
-    if argument is not None:
-        raise ValueError(f"corner takes no argument: use --oracle corner (got corner:{argument})")
-    return deterministic_noisy_oracle(corner_reward, ORACLE_NOISE_STD, DIM, salt="gmm2d-corner")
 
 
 def log_density(x: np.ndarray | Tensor) -> np.ndarray:
@@ -119,5 +112,7 @@ TASK = Task(
     exact_target_mean_reward=exact_posterior().mean_reward,
     sample_data=sample_data,
     defaults=TOY_CAMPAIGN_DEFAULTS,
-    named_oracles={"corner": corner_oracle_for},
+    # --oracle corner: corner_reward plus noise 0.1, deterministic in x
+    named_oracles={"corner": oracle_without_argument(
+        "corner", deterministic_noisy_oracle(corner_reward, ORACLE_NOISE_STD, DIM, salt="gmm2d-corner"))},
 )

@@ -43,7 +43,7 @@ single features alone reach -0.97 (luminance gradient RMS at scale 2) for JPEG s
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -53,12 +53,12 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 from torch import Tensor
 
 from oboptim.errors import OboptimError
+from oboptim.images.jpeg import BYTES_PER_KILOBYTE, JPEG_QUALITY, jpeg_bytes
 from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.task import Task
+from oboptim.task import Task, oracle_without_argument
 
 COMPONENTS = {  # subfolder -> the file that marks it as a saved component
     "unet": "config.json",
@@ -70,8 +70,6 @@ COMPONENTS = {  # subfolder -> the file that marks it as a saved component
 CUDA_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 DEFAULT_GUIDANCE_SCALE = 7.5
 DECODE_BATCH = 4
-JPEG_QUALITY = 95
-BYTES_PER_KILOBYTE = 1000.0
 DETAIL_SCALES = (1, 2, 4, 8)
 NUM_FEATURES = 15
 LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, as JPEG's own colour transform
@@ -284,11 +282,7 @@ def rgb_to_uint8(images: np.ndarray) -> np.ndarray:
 
 def rgb_jpeg_kilobytes(images: np.ndarray, quality: int = JPEG_QUALITY) -> np.ndarray:
     """``[B]`` JPEG file sizes in kB (1 kB = 1000 bytes) of ``[B, 3, H, W]`` images in ``[-1, 1]``."""
-    sizes = []
-    for image in rgb_to_uint8(images):
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format="JPEG", quality=quality)  # [H, W, 3] uint8: RGB
-        sizes.append(buffer.getbuffer().nbytes / BYTES_PER_KILOBYTE)
+    sizes = [jpeg_bytes(image, quality) / BYTES_PER_KILOBYTE for image in rgb_to_uint8(images)]  # [H, W, 3]: RGB
     return np.array(sizes, dtype=np.float64)
 
 
@@ -308,21 +302,7 @@ def colorfulness(x: np.ndarray) -> list[float]:
     return [float(v) for v in spread + 0.3 * mean]
 
 
-def _no_argument(name: str, oracle: Callable[[np.ndarray], list[float]]):
-    def build(argument: str | None):
-        if argument is not None:
-            raise ValueError(f"{name} takes no argument: use --oracle {name} (got {name}:{argument})")
-        return oracle
-
-    return build
-
-
 # -- features --------------------------------------------------------------------------------------------------------
-
-
-def _rms(values: Tensor) -> Tensor:
-    """Root mean square over all but the first dimension, smooth at 0."""
-    return (values.square().flatten(1).mean(-1) + 1e-8).sqrt()
 
 
 def _gradient_rms(images: Tensor) -> Tensor:
@@ -372,8 +352,8 @@ DEFAULTS = {  # one campaign round on a GPU: 4 candidates x 8 particles x 50 ste
     "particle_batch_size": 4,  # a runtime setting: applies when the campaign is not given one
 }
 NAMED_ORACLES = {
-    "jpeg": _no_argument("jpeg", jpeg_compressibility),
-    "colorfulness": _no_argument("colorfulness", colorfulness),
+    "jpeg": oracle_without_argument("jpeg", jpeg_compressibility),
+    "colorfulness": oracle_without_argument("colorfulness", colorfulness),
 }
 DESCRIPTION = "Stable Diffusion 1.x from a local diffusers folder; oracle JPEG compressibility (or colorfulness)"
 
@@ -400,15 +380,7 @@ def make_task(prior_path: str, prompt: str, guidance_scale: float = DEFAULT_GUID
     the prior. A bad folder or option raises a one-line ValueError.
     """
     settings = resolve_settings(prior_path, prompt, guidance_scale, negative_prompt, height, width, dtype)
-    return Task(
-        name="sd",
-        description=DESCRIPTION,
-        load_prior=lambda device: load_sd_prior(settings, device),
-        oracle=jpeg_compressibility,
-        features=image_features,
-        defaults=DEFAULTS,
-        named_oracles=NAMED_ORACLES,
-    )
+    return dataclasses.replace(TASK, load_prior=lambda device: load_sd_prior(settings, device))
 
 
 TASK = Task(  # without options, for `oboptim tasks` and for checking an --oracle spec before a folder is known

@@ -152,7 +152,7 @@ def run_job(job: Job) -> dict[str, Any]:
     xs = np.concatenate([r[0] for r in rounds])
     observed = np.concatenate([r[1] for r in rounds])
     completed = np.isfinite(observed)
-    true = np.where(completed, problem.true_value(xs), np.nan)
+    true = observed if problem.true_value is None else np.where(completed, problem.true_value(xs), np.nan)
     on_manifold = problem.log_density(xs) >= job.manifold.threshold
     return {
         "problem": job.problem, "regime": job.regime, "method": job.method, "seed": job.seed,

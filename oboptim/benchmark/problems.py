@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.sampling.baselines import ddim_sample
+from oboptim.proposal import sample_from_prior
 from oboptim.task import Task, load_task
 
 PROBLEMS = ("gmm2d", "swissroll3d", "mixture8d", "digits-jpeg", "digits-classifier")
@@ -55,7 +55,8 @@ class Problem:
         key: e.g. ``"gmm2d"`` or ``"digits-jpeg"``.
         task_name: the oboptim task the campaigns run.
         oracle: the black box of regime A, ``x [B, *shape] -> B floats``.
-        true_value: noise-free value ``x [B, *shape] -> [B]`` used for regret (the oracle itself where noise free).
+        true_value: noise-free value ``x [B, *shape] -> [B]`` used for regret; None where the oracle is noise free
+            (its observed values are then the true ones).
         optimum: the best value on the prior's support, or None if unknown (regret is then measured from the best
             value any run found).
         log_density: ``x [B, *shape] -> [B]`` float64, exact or proxy (see ``density``).
@@ -68,7 +69,7 @@ class Problem:
     key: str
     task_name: str
     oracle: Oracle
-    true_value: ValueFn
+    true_value: ValueFn | None
     optimum: float | None
     log_density: ValueFn
     density: str
@@ -89,17 +90,15 @@ def _torch_value(fn: Callable[[torch.Tensor], torch.Tensor]) -> ValueFn:
     return value
 
 
-def _observed(oracle: Oracle) -> ValueFn:
-    return lambda x: np.asarray(oracle(np.asarray(x)), dtype=np.float64)
-
-
 def build_problem(key: str, *, particles: int | None = None, steps: int | None = None) -> Problem:
     """The problem ``key`` (one of :data:`PROBLEMS`); ``particles``/``steps`` override the task's defaults."""
     if key not in PROBLEMS:
         raise ValueError(f"unknown benchmark problem {key!r}: choose from {', '.join(PROBLEMS)}")
     task_name = key.split("-")[0]
     task = load_task(task_name)
-    settings = {name: task.defaults[name] for name in ("particles", "steps", "alpha") if name in task.defaults}
+    # a named oracle's own settings too (digits' jpeg alpha: JPEG sizes differ by hundredths of a kB)
+    defaults = task.defaults_for("jpeg" if key == "digits-jpeg" else None)
+    settings = {name: defaults[name] for name in ("particles", "steps", "alpha") if name in defaults}
     if key == "gmm2d":
         from oboptim.tasks import gmm2d
 
@@ -125,17 +124,13 @@ def build_problem(key: str, *, particles: int | None = None, steps: int | None =
                           mixture8d.log_density, "exact (Gaussian mixture)", "-Ackley((x - x*)/2), x* on mode 5",
                           settings)
     elif key == "digits-jpeg":
-        from oboptim.tasks import digits
-
         oracle = task.named_oracles["jpeg"](None)
-        # JPEG sizes of these images differ by ~0.01 kB: the sampler needs a small alpha to tilt at all (tasks/digits)
-        jpeg_settings = getattr(digits, "ORACLE_DEFAULTS", {}).get("jpeg", {"alpha": 0.001})
-        problem = Problem(key, task_name, oracle, _observed(oracle), None, nearest_digit_log_kernel,
+        problem = Problem(key, task_name, oracle, None, None, nearest_digit_log_kernel,
                           "proxy: -min_i |x - digit_i|^2 / 2 over the 1,797 real digits", "jpeg: -(JPEG kB at q95)",
-                          {**settings, **jpeg_settings})
+                          settings)
     else:
         oracle = task.named_oracles["classifier"](str(DIGITS_CLASS))
-        problem = Problem(key, task_name, oracle, _observed(oracle), 0.0, nearest_digit_log_kernel,
+        problem = Problem(key, task_name, oracle, None, 0.0, nearest_digit_log_kernel,
                           "proxy: -min_i |x - digit_i|^2 / 2 over the 1,797 real digits",
                           f"classifier:{DIGITS_CLASS}: log p({DIGITS_CLASS} | x)", settings)
     overrides = {k: v for k, v in (("particles", particles), ("steps", steps)) if v is not None}
@@ -177,8 +172,7 @@ class Manifold:
 
 def sample_prior(prior: DiffusionPrior, n: int, steps: int, generator: torch.Generator) -> np.ndarray:
     """``n`` decoded prior samples ``[n, *shape]`` float32, drawn exactly as a campaign's round 0 draws them."""
-    with torch.no_grad():
-        return prior.decode(ddim_sample(prior, n, steps, generator)).float().cpu().numpy()
+    return sample_from_prior(prior, n, steps, generator)
 
 
 def measure_manifold(problem: Problem, prior: DiffusionPrior, n: int, *, device: str = "cpu",

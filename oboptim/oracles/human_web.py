@@ -112,9 +112,9 @@ class WebHumanOracle(Oracle):
         self.storage = Storage(storage_url, create=False) if self._owns_storage else storage_url
         campaign = self.storage.get_campaign(campaign_name)
         if campaign is None:
+            message = self.storage.missing_campaign_message(campaign_name)
             self.close()
-            raise OboptimError(f"no campaign {campaign_name!r} in {display_url(self.storage.url)}: check --name "
-                               "and --storage")
+            raise OboptimError(message)
         self.campaign = campaign
         self.poll_seconds = float(poll_seconds)
         self.timeout = timeout
@@ -129,10 +129,14 @@ class WebHumanOracle(Oracle):
         outcomes: dict[int, Outcome] = {}
         deadline = None if self.timeout is None else self._clock() + self.timeout
         announced = False
+        counts = None
         while True:
-            for trial_id in ids:
-                if trial_id not in outcomes and (outcome := self._stored_outcome(trial_id)) is not None:
-                    outcomes[trial_id] = outcome
+            now = self.storage.count_trials(self.campaign.id)
+            if now != counts:  # one count query per poll; a trial only finishes if some state's count changes
+                counts = now
+                for trial_id in dict.fromkeys(ids):
+                    if trial_id not in outcomes and (outcome := self._stored_outcome(trial_id)) is not None:
+                        outcomes[trial_id] = outcome
             waiting = [trial_id for trial_id in dict.fromkeys(ids) if trial_id not in outcomes]
             if not waiting:
                 return [outcomes[trial_id] for trial_id in ids]

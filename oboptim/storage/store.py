@@ -168,6 +168,13 @@ class Storage:
         with self._read() as session:
             return [campaign_record(row) for row in session.scalars(select(CampaignRow).order_by(CampaignRow.id))]
 
+    def missing_campaign_message(self, name: str) -> str:
+        """One line for a campaign ``name`` that is not here: the known ones, or how to create one."""
+        known = [c.name for c in self.list_campaigns()]
+        hint = (f"known: {', '.join(known)}" if known
+                else "it has no campaigns; create one with `oboptim run TASK --name NAME`")
+        return f"no campaign {name!r} in {display_url(self.url)}; {hint}"
+
     def set_campaign_status(self, campaign_id: int, status: str) -> None:
         if status not in CAMPAIGN_STATUSES:
             raise ValueError(f"campaign status must be one of {CAMPAIGN_STATUSES}, not {status!r}")

@@ -53,7 +53,6 @@ class PendingTrial:
     """One card on the page: a pending trial and how to show it (``kind`` from :func:`candidate_kind`)."""
 
     id: int
-    number: int
     round: int
     state: str
     kind: str
@@ -94,10 +93,9 @@ class RatingBoard:
         storage = Storage(storage_url, create=False)
         campaign = storage.get_campaign(campaign_name)
         if campaign is None:
-            known = ", ".join(c.name for c in storage.list_campaigns())
+            message = storage.missing_campaign_message(campaign_name)
             storage.close()
-            hint = f"known: {known}" if known else "create one with `oboptim run TASK --name NAME` or Campaign.open"
-            raise UnknownCampaign(f"no campaign {campaign_name!r} in {storage.url}; {hint}")
+            raise UnknownCampaign(message)
         return cls(storage, campaign)
 
     def close(self) -> None:
@@ -111,7 +109,7 @@ class RatingBoard:
         skip_order = self._skip_order({t.id for t in trials})
         trials.sort(key=lambda t: (t.id in skip_order, skip_order.get(t.id, 0), t.number))
         return [
-            PendingTrial(id=t.id, number=t.number, round=t.round, state=t.state, kind=candidate_kind(t.x.shape),
+            PendingTrial(id=t.id, round=t.round, state=t.state, kind=candidate_kind(t.x.shape),
                          numbers=format_candidate(t.x), skipped=t.id in skip_order)
             for t in trials
         ]

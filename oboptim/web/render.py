@@ -3,7 +3,7 @@
 - image-shaped ``x`` (``[1, H, W]``, ``[3, H, W]`` or ``[H, W]``, with H, W >= 4): the pixels themselves, scaled up
   with nearest-neighbour so that a 16x16 sample is big enough to judge;
 - a 2-D point (``x [2]``): a small scatter plot of the point over the campaign's completed points;
-- anything else: no picture; the page prints the numbers (:func:`format_candidate`).
+- anything else: no picture; the page prints the numbers (:func:`oboptim.oracles.human.format_candidate`).
 
 Matplotlib is used through its object API (``Figure`` + Agg canvas), never pyplot, so that rendering holds no global
 state and is safe from the server's threads.
@@ -16,8 +16,6 @@ import io
 import numpy as np
 from PIL import Image
 
-from oboptim.oracles.human import format_candidate
-
 IMAGE = "image"
 POINT_2D = "point2d"
 NUMBERS = "numbers"
@@ -28,7 +26,7 @@ MAX_UPSCALE = 32
 DIFFUSION_RANGE_SLACK = 1.5  # a [-1, 1] model's samples may overshoot a little
 MIN_PLOT_SPAN = 2.0  # a 2-D plot never zooms in below this width
 
-__all__ = ["IMAGE", "NUMBERS", "POINT_2D", "candidate_kind", "format_candidate", "image_png", "point_png"]
+__all__ = ["IMAGE", "NUMBERS", "POINT_2D", "candidate_kind", "image_png", "point_png"]
 
 
 def candidate_kind(shape: tuple[int, ...]) -> str:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import struct
 import sys
 from pathlib import Path
 
 import pytest
 
 from oboptim.storage import Storage, StorageNotFound
+from oboptim.storage.arrays import float_to_bits
 from oboptim.storage.crash_hook import CRASH_ENV_VAR, CRASH_EXIT_CODE
 
 HERE = Path(__file__).parent
@@ -80,14 +80,10 @@ def _log(path: Path) -> list[int]:
     return [int(line) for line in path.read_text().split()] if path.exists() else []
 
 
-def _bits(value: float) -> bytes:
-    return struct.pack("<d", value)
-
-
 def _history(trials: list) -> list[tuple]:
     """Everything that makes two runs the same campaign: numbers, rounds, states, exact x and values."""
-    return [(t.number, t.round, t.state, t.x.dtype.str, t.x.tobytes(), None if t.value is None else _bits(t.value))
-            for t in trials]
+    return [(t.number, t.round, t.state, t.x.dtype.str, t.x.tobytes(),
+             None if t.value is None else float_to_bits(t.value)) for t in trials]
 
 
 def test_crash_at_every_commit_then_resume(tmp_path, fork_server, reliability_report):
@@ -109,12 +105,12 @@ def test_crash_at_every_commit_then_resume(tmp_path, fork_server, reliability_re
             assert _run(fork_server, url, log, where) == CRASH_EXIT_CODE, f"no crash at commit {where}"
             crashes += 1
             at_crash = _trials(url)
-            completed = {t.id: _bits(t.value) for t in at_crash if t.state == "completed"}
+            completed = {t.id: float_to_bits(t.value) for t in at_crash if t.state == "completed"}
             queried_before = len(_log(log))
 
             assert _run(fork_server, url, log, None) == 0, f"resume after a crash at commit {where} failed"
             final = _trials(url)
-            values = {t.id: _bits(t.value) for t in final if t.state == "completed"}
+            values = {t.id: float_to_bits(t.value) for t in final if t.state == "completed"}
             lost = {i: b for i, b in completed.items() if values.get(i) != b}
             assert not lost, f"crash at commit {where}: completed observations lost or changed: {sorted(lost)}"
             requeried = set(_log(log)[queried_before:]) & set(completed)
