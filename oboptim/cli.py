@@ -1,43 +1,29 @@
-"""The ``oboptim`` command (also ``python -m oboptim``); see DESIGN.md "Public contract".
+"""The ``oboptim`` command (also ``python -m oboptim``).
 
-Errors a user can fix print one line, ``error: ...``, and exit with status 2; nothing is written.
+Errors a user can fix print one line, ``error: ...``, and exit with status 2; nothing is written. Choices of kinds
+(surrogates, acquisitions, resamplers, ...) and their help come from the registries, so ``oboptim --help`` and
+``oboptim run --help`` import no torch.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import sys
 from pathlib import Path
 
 import click
 
+from oboptim._cli_common import kind_option, storage_option, user_errors
+from oboptim._registry import (
+    ACQUISITIONS,
+    ORACLE_KINDS,
+    RESAMPLERS,
+    SELECTIONS,
+    SURROGATES,
+    TASKS,
+    TEMPERING_SCHEDULES,
+)
+from oboptim._settings import ALPHA_UNITS
 from oboptim.errors import OboptimError
-
-ACQUISITION_CHOICES = ["ucb", "mean", "thompson", "logei", "maxhead"]
-
-
-def _user_errors(fn):
-    """Turn the errors a user can fix into one line and exit status 2, without a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from oboptim.task import TaskNotFoundError
-
-        try:
-            return fn(*args, **kwargs)
-        except (OboptimError, TaskNotFoundError) as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            click.echo("interrupted: everything finished so far is stored; run the same command to resume", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-storage_option = click.option("--storage", default=None, metavar="URL",
-                              help="SQLAlchemy URL (default: $OBOPTIM_STORAGE or sqlite:///oboptim.db).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -47,15 +33,15 @@ def main() -> None:
 
 
 @main.command()
-@_user_errors
+@user_errors
 def tasks() -> None:
     """List the built-in tasks."""
-    from oboptim.task import list_tasks, task_options_of
+    from oboptim._task import task_options_of
 
-    for task in list_tasks():
-        accepted, required = task_options_of(task.name)
+    for kind in TASKS.kinds():
+        _, required = task_options_of(kind.name)
         needs = f" (needs {', '.join('--' + n.replace('_', '-') for n in required)})" if required else ""
-        click.echo(f"{task.name:14s} {task.description}{needs}")
+        click.echo(f"{kind.name:14s} {kind.help}{needs}")
 
 
 @main.command()
@@ -69,21 +55,21 @@ def tasks() -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None)
 @click.option("--seed", type=int, default=None)
 @click.option("--oracle", default=None,
-              help="module:function, path/to/file.py:function, human, human-web (rate on `oboptim serve`), "
-                   "or a task's own named oracle (e.g. jpeg, classifier:3).")
+              help="module:function, path/to/file.py:function, a task's own named oracle (e.g. jpeg, classifier:3), "
+                   "or an oracle kind (" + "; ".join(f"{k.name}: {k.help}" for k in ORACLE_KINDS.kinds()) + ").")
 @click.option("--oracle-cmd", default=None, help="Shell command speaking JSON lines on stdin/stdout.")
 @click.option("--oracle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
-@click.option("--surrogate", type=click.Choice(["gp", "ensemble"]), default=None)
-@click.option("--acquisition", type=click.Choice(ACQUISITION_CHOICES), default=None)
+@kind_option("--surrogate", SURROGATES, "Surrogate model")
+@kind_option("--acquisition", ACQUISITIONS, "Acquisition the sampler is tilted by")
 @click.option("--beta", type=click.FloatRange(min=0), default=None, help="UCB exploration weight.")
 @click.option("--particles", type=click.IntRange(min=1), default=None, help="SMC particles per candidate.")
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None, help="KL coefficient.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Reverse diffusion steps.")
-@click.option("--alpha-units", type=click.Choice(["oracle", "std"]), default=None,
+@click.option("--alpha-units", type=click.Choice(ALPHA_UNITS), default=None,
               help="alpha in the oracle's units, or in standard deviations of the values observed so far.")
-@click.option("--selection", type=click.Choice(["resample", "argmax", "top"]), default=None,
-              help="How the batch is taken from the final particles: one drawn per group, each group's heaviest, "
-                   "or the best distinct particles of all groups.")
+@kind_option("--selection", SELECTIONS, "How the batch is taken from the final particles")
+@kind_option("--resampling", RESAMPLERS, "SMC resampling scheme")
+@kind_option("--tempering", TEMPERING_SCHEDULES, "SMC tempering schedule")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
 @click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True)
@@ -96,23 +82,23 @@ def tasks() -> None:
 @click.option("--task-option", "task_option_pairs", multiple=True, metavar="KEY=VALUE",
               help="Any other task option; VALUE is read as JSON when it parses, else as text. Repeatable.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-@_user_errors
+@user_errors
 def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
-        acquisition, beta, particles, alpha, steps, alpha_units, selection, device, retries, max_failure_rate,
-        particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, quiet) -> None:
+        acquisition, beta, particles, alpha, steps, alpha_units, selection, resampling, tempering, device, retries,
+        max_failure_rate, particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, quiet) -> None:
     """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
 
     TASK may be left out to resume an existing campaign; with --worker this process joins one that another
     process created, and works it together with every other process on the same database.
     """
-    from oboptim.campaign import Campaign
+    from oboptim._campaign import Campaign
     from oboptim.storage import Storage
 
     if oracle and oracle_cmd:
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
                     particles=particles, alpha=alpha, steps=steps, alpha_units=alpha_units, selection=selection,
-                    budget=budget)
+                    resampling=resampling, tempering=tempering)
     task_options = _task_options(prior_path, prompt, guidance_scale, task_option_pairs)
     store = Storage(storage, create=not worker)
     existing = store.get_campaign(name)
@@ -120,19 +106,21 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
         hint = ("start it first with `oboptim run TASK --name NAME`, then add workers" if worker
                 else "give a TASK to create it")
         raise OboptimError(f"no campaign {name!r} in {store.url}: {hint}")
-    if oracle != "human-web":  # a bad oracle spec fails before anything is written (human-web binds to the campaign)
-        from oboptim.oracles import resolve_oracle
-        from oboptim.task import load_task
+    if oracle != "human-web":  # a bad oracle spec fails before anything is written (human-web needs the campaign)
+        from oboptim._settings import CampaignSettings
+        from oboptim._task import load_task
+        from oboptim.oracles import OracleContext, resolve_oracle
 
-        task_obj = (load_task(existing.task, existing.config.get("task_options")) if existing is not None
-                    else load_task(task))
-        resolve_oracle(oracle, task=task_obj, command=oracle_cmd, timeout=oracle_timeout).close()
+        task_obj = (load_task(existing.task, CampaignSettings.from_stored(existing.config).task_options)
+                    if existing is not None else load_task(task))
+        resolve_oracle(oracle, OracleContext(task=task_obj, timeout=oracle_timeout), command=oracle_cmd).close()
     campaign = Campaign.open(name, storage=store, task=task, seed=seed, device=device,
                              particle_batch_size=particle_batch_size, task_options=task_options, oracle=oracle,
-                             **settings)
+                             budget=budget, **settings)
     click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {campaign.storage.url}", err=True)
     campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
-                 retries=retries, max_failure_rate=max_failure_rate, progress=not quiet)
+                 retries=retries, max_failure_rate=max_failure_rate, progress=not quiet,
+                 log=lambda line: click.echo(line, err=True))
     best = campaign.best()
     click.echo(f"finished {campaign.finished_count()} trials; best value {best.value:.6g} (trial {best.id})"
                if best else f"finished {campaign.finished_count()} trials; none completed")
@@ -141,10 +129,10 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
 @main.command()
 @click.argument("name", required=False)
 @storage_option
-@_user_errors
+@user_errors
 def status(name, storage) -> None:
     """Show one campaign, or list them all."""
-    from oboptim.storage import Storage
+    from oboptim.storage import Storage, TrialState
 
     store = Storage(storage, create=False)
     records = [store.get_campaign(name)] if name else store.list_campaigns()
@@ -152,7 +140,7 @@ def status(name, storage) -> None:
         raise _unknown_campaign(name, store)
     for record in records:
         counts = store.count_trials(record.id)
-        done = [t for t in store.trials(record.id, states=["completed"])]
+        done = store.trials(record.id, states=[TrialState.COMPLETED])
         best = max((t.value for t in done), default=None)
         counts_text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
         click.echo(f"{record.name}: task {record.task}, {len(store.rounds(record.id))} rounds, "
@@ -163,7 +151,7 @@ def status(name, storage) -> None:
 @click.argument("name")
 @click.option("-n", "count", type=click.IntRange(min=1), default=None, help="How many candidates.")
 @storage_option
-@_user_errors
+@user_errors
 def ask(name, count, storage) -> None:
     """Propose candidates; print their trial ids and x as JSON lines."""
     campaign = _existing(name, storage)
@@ -177,7 +165,7 @@ def ask(name, count, storage) -> None:
 @click.argument("value", required=False)
 @click.option("--fail", "reason", default=None, metavar="REASON", help="Mark the trial failed instead.")
 @storage_option
-@_user_errors
+@user_errors
 def tell(name, trial_id, value, reason, storage) -> None:
     """Record VALUE for TRIAL_ID (or --fail REASON)."""
     from oboptim.storage import InvalidValue
@@ -202,10 +190,10 @@ def tell(name, trial_id, value, reason, storage) -> None:
 @storage_option
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
-@_user_errors
+@user_errors
 def export(name, storage, fmt, out) -> None:
     """One row per trial: trial_id, round, state, value, error, x (JSON list), provenance."""
-    from oboptim.export import export_trials
+    from oboptim._export import export_trials
 
     campaign = _existing(name, storage, load=False)
     text = export_trials(campaign, fmt)
@@ -220,10 +208,10 @@ def export(name, storage, fmt, out) -> None:
 @click.argument("name")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path))
 @storage_option
-@_user_errors
+@user_errors
 def report(name, out, storage) -> None:
     """Write PNG plots of a campaign to OUT."""
-    from oboptim.report import write_report
+    from oboptim._report import write_report
 
     campaign = _existing(name, storage, load=False)
     for path in write_report(campaign, out):
@@ -232,7 +220,7 @@ def report(name, out, storage) -> None:
 
 @main.command()
 @storage_option
-@_user_errors
+@user_errors
 def upgrade(storage) -> None:
     """Upgrade a database to this version's schema."""
     from oboptim.storage import resolve_storage_url
@@ -263,7 +251,7 @@ def _task_options(prior_path, prompt, guidance_scale, pairs) -> dict | None:
 
 
 def _existing(name: str, storage: str | None, load: bool = True):
-    from oboptim.campaign import Campaign
+    from oboptim._campaign import Campaign
     from oboptim.storage import Storage
 
     store = Storage(storage, create=False)
@@ -277,7 +265,7 @@ def _unknown_campaign(name: str, store) -> OboptimError:
 
 
 def _register_serve() -> None:
-    from oboptim.web.cli_serve import serve_command
+    from oboptim.web._cli_serve import serve_command
 
     main.add_command(serve_command, "serve")
 

@@ -3,7 +3,7 @@
     python scripts/bench_campaign.py [--sizes 100,1000,3000] [--repeats 3] [--device cpu]
     python scripts/bench_campaign.py --compare [--tasks ...] [--methods ...] [--seeds ...] [--quick]
 
-With ``--compare`` it runs the sample-efficiency benchmark instead (:mod:`oboptim.benchmark.compare`: oboptim
+With ``--compare`` it runs the sample-efficiency benchmark instead (:mod:`oboptim.benchmark._compare`: oboptim
 against random prior sampling and box-constrained BoTorch qLogEI, regimes A and B); see
 ``python scripts/bench_campaign.py --compare --help``.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from oboptim.campaign import Campaign
+from oboptim import Campaign, RoundDiagnostics
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,20 +42,20 @@ def time_rounds(n: int, repeats: int, device: str, batch: int, settings: dict) -
     with tempfile.TemporaryDirectory() as tmp:
         campaign = Campaign.open("bench", storage=f"sqlite:///{tmp}/bench.db", task="gmm2d", seed=0, device=device,
                                  **settings)
-        settings = {k: campaign.config[k] for k in ("surrogate", "particles", "steps")}
+        settings = {k: getattr(campaign.settings, k) for k in ("surrogate", "particles", "steps")}
         fill(campaign, n)
         totals, fits, proposes, stores = [], [], [], []
         for _ in range(repeats):
             start = time.perf_counter()
             trials = campaign.ask(batch)
             total = time.perf_counter() - start
-            diag = campaign.storage.get_round(campaign.id, trials[0].round).diagnostics
+            diag = RoundDiagnostics.from_json(campaign.storage.get_round(campaign.id, trials[0].round).diagnostics)
             for trial, value in zip(trials, campaign.task.oracle(np.stack([t.x for t in trials]))):
                 campaign.tell(trial.id, float(value))
             totals.append(total)
-            fits.append(diag["seconds_fit"])
-            proposes.append(diag["seconds_propose"])
-            stores.append(total - diag["seconds_fit"] - diag["seconds_propose"])
+            fits.append(diag.seconds_fit)
+            proposes.append(diag.seconds_propose)
+            stores.append(total - diag.seconds_fit - diag.seconds_propose)
         campaign.storage.close()
     median = statistics.median
     return dict(n=n, total=median(totals), fit=median(fits), propose=median(proposes), store=median(stores),
@@ -64,7 +64,7 @@ def time_rounds(n: int, repeats: int, device: str, batch: int, settings: dict) -
 
 def main() -> None:
     if "--compare" in sys.argv[1:]:
-        from oboptim.benchmark.compare import main as compare_main
+        from oboptim.benchmark import main as compare_main
 
         compare_main([a for a in sys.argv[1:] if a != "--compare"])
         return

@@ -36,15 +36,17 @@ import numpy as np
 import torch
 from scipy.stats import spearmanr
 
-from oboptim.campaign import Campaign
-from oboptim.images.classifier import classifier_log_prob_oracle, shipped_classifier
-from oboptim.images.digits_data import load_digit_images
-from oboptim.images.jpeg import jpeg_compressibility
-from oboptim.images.statistics import image_statistics
-from oboptim.oracles.resolve import resolve_oracle
+from oboptim import Campaign, load_task
+from oboptim.images import (
+    classifier_log_prob_oracle,
+    image_statistics,
+    jpeg_compressibility,
+    load_digit_images,
+    shipped_classifier,
+)
+from oboptim.oracles import OracleContext, resolve_oracle
 from oboptim.sampling import SMCSampler, ddim_sample
-from oboptim.surrogates.gp import GPSurrogate
-from oboptim.task import load_task
+from oboptim.surrogates import GPSurrogate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -60,7 +62,7 @@ def digit_likeness(xs: np.ndarray) -> dict[str, float]:
 
 
 def oracle_function(spec: str, task):
-    oracle = resolve_oracle(spec, task=task)
+    oracle = resolve_oracle(spec, OracleContext(task=task))
     return lambda xs: [o.value for o in oracle.evaluate(list(range(len(xs))), xs)]
 
 

@@ -31,10 +31,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oboptim.metrics import noise_floor, subset_wasserstein
-from oboptim.sampling import RESAMPLERS, TEMPERING_SCHEDULES, DiffusionPrior, SMCSampler, ddim_sample
-from oboptim.sampling.baselines import guided_ddim_sample
-from oboptim.task import load_task
+from oboptim import load_task
+from oboptim.benchmark import noise_floor, subset_wasserstein
+from oboptim.sampling import (
+    RESAMPLERS,
+    TEMPERING_SCHEDULES,
+    DiffusionPrior,
+    SMCSampler,
+    ddim_sample,
+    guided_ddim_sample,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -188,7 +194,7 @@ def sd_speed(args, device: str) -> list[dict]:
 def markdown(results: dict, device_name: str) -> str:
     lines = [f"# Sampler benchmark ({device_name})", ""]
     if results.get("toys"):
-        lines += ["## Toy problems (REFERENCE.md §5): mean reward and W2 to the exact target", "",
+        lines += ["## Toy problems (docs/algorithm.md): mean reward and W2 to the exact target", "",
                   "| task | prior | method | mean reward | W2 (mean ± sd over subsets) | W2 / noise floor | seconds |"
                   " non-finite |",
                   "|---|---|---|---|---|---|---|---|"]
@@ -255,7 +261,8 @@ def main(argv=None) -> None:
         args.groups, args.particles, args.steps, args.subsets = 600, 20, 50, 3
         args.speed_particles, args.unet_steps, args.repeats = 10_000, 10, 1
     device = args.device
-    device_name = torch.cuda.get_device_name() if device.startswith("cuda") else f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    cpu_name = f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    device_name = torch.cuda.get_device_name() if device.startswith("cuda") else cpu_name
     parts = set(args.parts.split(","))
     results = {"device": device_name, "args": {k: str(v) for k, v in vars(args).items()}}
     if "toys" in parts:

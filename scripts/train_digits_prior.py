@@ -5,13 +5,13 @@
     python scripts/train_digits_prior.py --skip-classifier   # retrain only the prior
 
 Data: scikit-learn's bundled 1,797 8x8 digits (no download), upscaled bilinearly to 16x16 and scaled to [-1, 1]
-(:mod:`oboptim.images.digits_data`).
+(:mod:`oboptim.images._digits_data`).
 
 Prior: a diffusers ``UNet2DModel`` (epsilon prediction) with a diffusers ``DDPMScheduler``; epsilon MSE with noise
 added by ``scheduler.add_noise`` at uniform timesteps, AdamW with linear warm-up and cosine decay, and an exponential
 moving average (EMA) of the weights, which is what ``save_pretrained`` writes.
 
-Classifier: :class:`oboptim.images.classifier.DigitClassifier` on a fixed 80% split, with one-pixel random shifts and
+Classifier: :class:`oboptim.images._classifier.DigitClassifier` on a fixed 80% split, with one-pixel random shifts and
 light Gaussian noise as augmentation; accuracy is reported on the other 20%.
 
 Evaluation: 1000 prior samples by 100-step ancestral sampling (``oboptim.sampling.ddim_sample``, eta = 1); the
@@ -34,10 +34,8 @@ import torch
 from diffusers import DDPMScheduler, UNet2DModel
 from PIL import Image
 
-from oboptim.images.classifier import DigitClassifier
-from oboptim.images.digits_data import held_out_split, load_digit_images
-from oboptim.images.jpeg import to_uint8
-from oboptim.priors.training import ema_update, warmup_cosine_lr
+from oboptim.images import DigitClassifier, held_out_split, load_digit_images, to_uint8
+from oboptim.priors import ema_update, warmup_cosine_lr
 from oboptim.sampling import ddim_sample
 from oboptim.tasks.digits import DATA_DIR, prior_from_folders
 

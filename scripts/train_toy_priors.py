@@ -27,12 +27,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from oboptim.metrics import noise_floor, subset_wasserstein
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.priors.mlp import MLPDenoiser, toy_noise_schedule
-from oboptim.priors.training import ema_update, warmup_cosine_lr
+from oboptim import load_task
+from oboptim.benchmark import noise_floor, subset_wasserstein
+from oboptim.priors import DiffusionPrior, MLPDenoiser, ema_update, toy_noise_schedule, warmup_cosine_lr
 from oboptim.sampling import ddim_sample
-from oboptim.task import load_task
 from oboptim.tasks import gmm2d
 from oboptim.tasks._toy import DATA_DIR
 

@@ -1,6 +1,6 @@
 """Helpers shared by the low-dimensional toy tasks (``gmm2d``, ``swissroll3d``).
 
-- :func:`load_mlp_prior`: a shipped :class:`~oboptim.priors.mlp.MLPDenoiser` as a frozen :class:`DiffusionPrior`.
+- :func:`load_mlp_prior`: a shipped :class:`~oboptim.priors._mlp.MLPDenoiser` as a frozen :class:`DiffusionPrior`.
 - :func:`deterministic_noisy_oracle`: reward plus Gaussian noise whose draw is a function of the candidate's bytes, so
   re-querying the same ``x`` (for instance after a resume) returns exactly the same value.
 - :func:`rejection_sample`: exact samples of ``p(x) exp(r(x))`` for ``r ≤ 0`` from samples of ``p``.
@@ -17,8 +17,7 @@ import torch
 from torch import Tensor
 
 import oboptim.data
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.priors.mlp import MLPDenoiser
+from oboptim.priors import DiffusionPrior, MLPDenoiser
 
 DATA_DIR = Path(oboptim.data.__file__).parent
 

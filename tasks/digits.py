@@ -2,18 +2,18 @@
 
 Prior: a diffusers ``UNet2DModel`` (epsilon prediction, ``DDPMScheduler``) trained by
 ``scripts/train_digits_prior.py`` on scikit-learn's bundled 1,797 digits, upscaled from 8x8 to 16x16 and scaled to
-``[-1, 1]`` (:mod:`oboptim.images.digits_data`). Both load with ``from_pretrained`` from ``data/digits_unet/`` and
+``[-1, 1]`` (:mod:`oboptim.images._digits_data`). Both load with ``from_pretrained`` from ``data/digits_unet/`` and
 ``data/digits_scheduler/``; nothing is downloaded.
 
 Oracles (``x [B, 1, 16, 16]`` numpy in ``[-1, 1]``, deterministic in ``x``):
 
 - default: ``log p(3 | x)`` under a frozen CNN classifier trained on the same digits
-  (:func:`oboptim.images.classifier.classifier_log_prob_oracle`); ``--oracle classifier:D`` picks digit ``D``;
-- ``--oracle jpeg``: the negative JPEG size in kB at quality 95 (:func:`oboptim.images.jpeg.jpeg_compressibility`),
+  (:func:`oboptim.images._classifier.classifier_log_prob_oracle`); ``--oracle classifier:D`` picks digit ``D``;
+- ``--oracle jpeg``: the negative JPEG size in kB at quality 95 (:func:`oboptim.images._jpeg.jpeg_compressibility`),
   the compressibility score of the published image experiments.
 
 Features: the surrogate does not see pixels but 35 numbers: the frozen classifier's penultimate layer (32) and three
-image statistics (ink, edges, detail; :mod:`oboptim.images.statistics`). A Gaussian process needs inputs in which
+image statistics (ink, edges, detail; :mod:`oboptim.images._statistics`). A Gaussian process needs inputs in which
 nearby means similar: on 256 raw pixels a one-pixel shift of a stroke is a large Euclidean move and 64 trials cover
 nothing, while the classifier's embedding is fixed (it never changes during a campaign, so the surrogate's inputs stay
 comparable across rounds), low-dimensional, smooth (SiLU, average pooling) and organised by what the digit looks
@@ -39,12 +39,16 @@ from diffusers import DDPMScheduler, UNet2DModel
 from torch import Tensor
 
 import oboptim.data
-from oboptim.images.classifier import classifier_log_prob_oracle, shipped_classifier
-from oboptim.images.digits_data import IMAGE_SIZE, load_digit_images
-from oboptim.images.jpeg import jpeg_compressibility
-from oboptim.images.statistics import image_statistics
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.task import Task, oracle_without_argument
+from oboptim import TASKS, Task, oracle_without_argument
+from oboptim.images import (
+    IMAGE_SIZE,
+    classifier_log_prob_oracle,
+    image_statistics,
+    jpeg_compressibility,
+    load_digit_images,
+    shipped_classifier,
+)
+from oboptim.priors import DiffusionPrior
 
 DATA_DIR = Path(oboptim.data.__file__).parent
 UNET_DIR = DATA_DIR / "digits_unet"
@@ -87,7 +91,7 @@ def features(x: Tensor) -> Tensor:
     """Shape and ink: ``[B, 1, 16, 16] -> [B, 35]`` in ``x``'s dtype, differentiable.
 
     The frozen classifier's penultimate layer (32 numbers) followed by
-    :func:`~oboptim.images.statistics.image_statistics` (ink, edges, detail).
+    :func:`~oboptim.images._statistics.image_statistics` (ink, edges, detail).
     """
     embedding = shipped_classifier(str(x.device)).features(x).to(x.dtype)
     return torch.cat([embedding, image_statistics(x)], dim=-1)
@@ -109,7 +113,7 @@ ORACLE_DEFAULTS: dict[str, dict[str, float]] = {
 
 TASK = Task(
     name="digits",
-    description="16x16 digits from a diffusers UNet; oracle log p(3|x) of a frozen classifier (or classifier:D, jpeg)",
+    description=TASKS.help("digits"),
     load_prior=load_prior,
     oracle=classifier_log_prob_oracle(DEFAULT_DIGIT),
     features=features,

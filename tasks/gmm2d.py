@@ -1,12 +1,12 @@
-"""``gmm2d``: the 2-D mixture of 9 Gaussians from the DAS paper (Kim et al., ICLR 2025, §5 of shared/REFERENCE.md).
+"""``gmm2d``: the 2-D mixture of 9 Gaussians from the DAS paper (Kim et al., ICLR 2025; docs/algorithm.md).
 
 Prior data: equal-weight Gaussians with means on the grid ``{-4, 0, 4}^2`` and covariance ``0.3 I``.
 Reward: ``r(x) = -x1^2/100 - x2^2``, i.e. ``-x^T A x / 2`` with ``A = diag(0.02, 2)``; it favours the three modes on
 the x-axis, with the centre one slightly ahead. For ``alpha = 1`` the target ``p(x) exp(r(x))`` is again a Gaussian
-mixture (:func:`oboptim.priors.closed_form.mixture_quadratic_posterior`): mean reward -0.290 and weights
+mixture (:func:`oboptim.priors._closed_form.mixture_quadratic_posterior`): mean reward -0.290 and weights
 0.315 / 0.370 / 0.315 on the x-axis modes, so samples and Wasserstein distances to it are exact.
 
-The shipped prior is an :class:`~oboptim.priors.mlp.MLPDenoiser` trained by ``scripts/train_toy_priors.py``;
+The shipped prior is an :class:`~oboptim.priors._mlp.MLPDenoiser` trained by ``scripts/train_toy_priors.py``;
 :func:`exact_mixture_prior` gives the same schedule with the exact mixture noise prediction instead, to separate
 training error from sampler error.
 
@@ -24,15 +24,15 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from oboptim.priors.closed_form import (
+from oboptim import TASKS, Task, oracle_without_argument
+from oboptim.priors import (
+    DiffusionPrior,
     gaussian_mixture_eps,
     mixture_quadratic_posterior,
     noised_mixture_log_density,
     sample_gaussian_mixture,
+    toy_noise_schedule,
 )
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.priors.mlp import toy_noise_schedule
-from oboptim.task import Task, oracle_without_argument
 from oboptim.tasks._toy import TOY_CAMPAIGN_DEFAULTS, deterministic_noisy_oracle, load_mlp_prior
 
 DIM = 2
@@ -103,7 +103,7 @@ def exact_mixture_prior(device: torch.device | str = "cpu") -> DiffusionPrior:
 
 TASK = Task(
     name="gmm2d",
-    description="2-D mixture of 9 Gaussians; reward -x1^2/100 - x2^2 (+ noise 0.1); exact target known",
+    description=TASKS.help("gmm2d"),
     load_prior=load_prior,
     oracle=deterministic_noisy_oracle(reward, ORACLE_NOISE_STD, DIM, salt="gmm2d"),
     features=lambda x: x.flatten(1),

@@ -6,8 +6,8 @@ modes is 6 apart (12 standard deviations): the support is 8 well-separated blobs
 bounding box, the situation in which box-constrained Bayesian optimisation wastes queries off the data manifold.
 
 Prior: a :class:`DiffusionPrior` with the exact mixture noise prediction (:func:`gaussian_mixture_eps`,
-shared/REFERENCE.md §3) on the toy DDPM schedule (1000 linear betas, 1e-4 to 0.02), so the sampler is tested without
-any training error.
+docs/algorithm.md, "Closed forms") on the toy DDPM schedule (1000 linear betas, 1e-4 to 0.02), so the sampler is
+tested without any training error.
 
 Oracle: ``f(x) = -Ackley((x - x*) / LENGTH_SCALE)``, noise free, maximised at ``x* = mu_5 + s · u`` (``u`` a fixed
 unit vector) with ``f(x*) = 0``. ``x*`` lies one standard deviation from the centre of mode 5, deep inside the
@@ -23,10 +23,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from oboptim.priors.closed_form import gaussian_mixture_eps, noised_mixture_log_density, sample_gaussian_mixture
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.priors.mlp import toy_noise_schedule
-from oboptim.task import Task
+from oboptim import TASKS, Task
+from oboptim.priors import (
+    DiffusionPrior,
+    gaussian_mixture_eps,
+    noised_mixture_log_density,
+    sample_gaussian_mixture,
+    toy_noise_schedule,
+)
 from oboptim.tasks._toy import TOY_CAMPAIGN_DEFAULTS
 
 DIM = 8
@@ -94,7 +98,7 @@ def load_prior(device: torch.device | str = "cpu") -> DiffusionPrior:
 
 TASK = Task(
     name="mixture8d",
-    description="exact 8-D mixture of 8 Gaussians (closed-form eps); shifted Ackley oracle, optimum 0 on mode 5",
+    description=TASKS.help("mixture8d"),
     load_prior=load_prior,
     oracle=oracle,
     features=lambda x: x.flatten(1),

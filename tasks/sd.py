@@ -55,10 +55,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from oboptim.errors import OboptimError
-from oboptim.images.jpeg import BYTES_PER_KILOBYTE, JPEG_QUALITY, jpeg_bytes
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.task import Task, oracle_without_argument
+from oboptim import TASKS, OboptimError, Task, oracle_without_argument
+from oboptim.images._jpeg import BYTES_PER_KILOBYTE, JPEG_QUALITY, jpeg_bytes
+from oboptim.priors import DiffusionPrior
 
 COMPONENTS = {  # subfolder -> the file that marks it as a saved component
     "unet": "config.json",
@@ -245,7 +244,7 @@ def load_sd_prior(settings: SDSettings, device: torch.device | str = "cpu") -> D
     from diffusers import AutoencoderKL, DDIMScheduler, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTokenizer
 
-    from oboptim.priors.diffusers_adapter import prior_from_diffusers
+    from oboptim.priors import prior_from_diffusers
 
     device = torch.device(device)
     dtype = weights_dtype(device, settings.dtype)
@@ -355,7 +354,7 @@ NAMED_ORACLES = {
     "jpeg": oracle_without_argument("jpeg", jpeg_compressibility),
     "colorfulness": oracle_without_argument("colorfulness", colorfulness),
 }
-DESCRIPTION = "Stable Diffusion 1.x from a local diffusers folder; oracle JPEG compressibility (or colorfulness)"
+DESCRIPTION = TASKS.help("sd")  # the one line `oboptim tasks` prints, from the light name table
 
 
 def _needs_folder(device: torch.device | str = "cpu") -> DiffusionPrior:

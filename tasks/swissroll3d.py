@@ -1,4 +1,4 @@
-"""``swissroll3d``: the 3-D Swiss roll from the DAS paper (Kim et al., ICLR 2025, §5 of shared/REFERENCE.md).
+"""``swissroll3d``: the 3-D Swiss roll from the DAS paper (Kim et al., ICLR 2025; docs/algorithm.md, "Toy problems").
 
 Prior data: ``t ~ U(1.5π, 4.5π)``, ``x = t cos t / 2``, ``y = t sin t / 2``, ``z ~ U(-3, 3)``, plus ``N(0, 0.1^2)``
 noise on each coordinate. Reward: ``r(x) = -x^2/100 - y^2/100 - z^2`` (``≤ 0``), which pulls towards the inner turns
@@ -19,8 +19,8 @@ import torch
 from scipy.special import log_ndtr
 from torch import Tensor
 
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.task import Task
+from oboptim import TASKS, Task
+from oboptim.priors import DiffusionPrior
 from oboptim.tasks._toy import TOY_CAMPAIGN_DEFAULTS, deterministic_noisy_oracle, load_mlp_prior, rejection_sample
 
 DIM = 3
@@ -86,7 +86,7 @@ def load_prior(device: torch.device | str = "cpu") -> DiffusionPrior:
 
 TASK = Task(
     name="swissroll3d",
-    description="3-D Swiss roll; reward -x^2/100 - y^2/100 - z^2 (+ noise 0.1); exact target by rejection",
+    description=TASKS.help("swissroll3d"),
     load_prior=load_prior,
     oracle=deterministic_noisy_oracle(reward, ORACLE_NOISE_STD, DIM, salt="swissroll3d"),
     features=lambda x: x.flatten(1),

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
+from oboptim import OboptimError
 from oboptim.acquisition import ACQUISITIONS, AcquisitionError, make_acquisition
-from oboptim.errors import OboptimError
 from oboptim.surrogates import EnsembleSurrogate, GPSurrogate, IdentityFeatures
-from oboptim.testing.surrogate_suite import FeatureMapConformance, seeded
+from oboptim.testing import FeatureMapConformance, seeded
 
 FEATURES = IdentityFeatures()
 
@@ -139,7 +139,26 @@ def test_a_wrong_feature_map_is_reported(gp):
 
 
 def test_names_are_exported():
-    assert ACQUISITIONS == ("ucb", "mean", "thompson", "logei", "maxhead")
+    assert ACQUISITIONS.names() == ("ucb", "mean", "thompson", "logei", "maxhead")
+
+
+def test_a_new_kind_is_one_registered_function(gp):
+    @ACQUISITIONS.register("lcb", help="mean - beta * std (pessimism)")
+    def lower_confidence_bound(surrogate, options):
+        def score(features):
+            mean, variance = surrogate.posterior(features)
+            return mean - options.beta * variance.clamp_min(1e-30).sqrt()
+
+        return score
+
+    try:
+        x = torch.rand(5, 2)
+        lcb = make_acquisition("lcb", gp, features=FEATURES, beta=1.5)(x)
+        ucb = make_acquisition("ucb", gp, features=FEATURES, beta=1.5)(x)
+        mean = make_acquisition("mean", gp, features=FEATURES)(x)
+        torch.testing.assert_close(lcb + ucb, 2 * mean)
+    finally:
+        ACQUISITIONS.unregister("lcb")
 
 
 class TestIdentityFeatures(FeatureMapConformance):

@@ -20,12 +20,10 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from oboptim.campaign import Campaign
+from oboptim import Campaign, OboptimError
+from oboptim._text import MAX_MESSAGE_CHARS
 from oboptim.cli import main
-from oboptim.errors import OboptimError
-from oboptim.oracles.base import MAX_MESSAGE_CHARS
-from oboptim.oracles.callable import CallableOracle
-from oboptim.oracles.shell import ShellOracle
+from oboptim.oracles import CallableOracle, ShellOracle
 from oboptim.storage import InvalidValue, Storage, StorageError
 
 TASK = f"{Path(__file__).parent / 'campaign' / 'mixture_task.py'}:TASK"

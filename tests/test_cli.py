@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from oboptim import CampaignSettings
 from oboptim.cli import main
 from oboptim.storage import Storage
 
@@ -21,6 +22,12 @@ def runner():
 @pytest.fixture
 def url(tmp_path):
     return f"sqlite:///{tmp_path / 'cli.db'}"
+
+
+
+def stored_settings(url, name):
+    with Storage(url) as store:
+        return CampaignSettings.from_stored(store.get_campaign(name).config)
 
 
 def invoke(runner, *args):
@@ -113,7 +120,7 @@ def test_task_options_are_stored_and_reused_on_resume(runner, url):
                    "--task-option", "corner=-4", "--task-option", "noise=0.5", "--quiet")
     assert first.exit_code == 0, first.output
     store = Storage(url)
-    assert store.get_campaign("opts").config["task_options"] == {"corner": -4, "noise": 0.5}
+    assert stored_settings(url, "opts").task_options == {"corner": -4, "noise": 0.5}
     # resumed without options: the stored ones rebuild the task (its oracle rewards (-4, -4))
     again = invoke(runner, "run", "--name", "opts", "--storage", url, "--budget", 8, "--quiet")
     assert again.exit_code == 0, again.output
@@ -157,10 +164,10 @@ def test_a_named_oracle_brings_its_defaults(runner, url):
     result = invoke(runner, "run", "digits", "--name", "small", "--storage", url, "--oracle", "jpeg", "--budget", 2,
                     "--batch-size", 2, "--steps", 2, "--quiet")
     assert result.exit_code == 0, result.output
-    assert Storage(url).get_campaign("small").config["alpha"] == 0.0003
+    assert stored_settings(url, "small").alpha == 0.0003
     result = invoke(runner, "run", "digits", "--name", "mine", "--storage", url, "--oracle", "jpeg", "--alpha", 0.5,
                     "--budget", 2, "--batch-size", 2, "--steps", 2, "--quiet")
-    assert Storage(url).get_campaign("mine").config["alpha"] == 0.5  # the user's choice wins
+    assert stored_settings(url, "mine").alpha == 0.5  # the user's choice wins
     result = invoke(runner, "run", "digits", "--name", "clf", "--storage", url, "--oracle", "classifier:3",
                     "--budget", 2, "--batch-size", 2, "--steps", 2, "--quiet")
-    assert Storage(url).get_campaign("clf").config["alpha"] == 0.1
+    assert stored_settings(url, "clf").alpha == 0.1

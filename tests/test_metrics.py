@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.errors import OboptimError
-from oboptim.metrics import noise_floor, subset_wasserstein, wasserstein2
+from oboptim import OboptimError
+from oboptim.benchmark import noise_floor, subset_wasserstein, wasserstein2
 
 
 def test_w2_of_a_set_with_itself_is_zero():

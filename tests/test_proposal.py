@@ -1,4 +1,5 @@
-"""Proposals: how the batch is taken from the sampler's particles, and the units of alpha."""
+"""Proposals: the pipeline's steps alone, how the batch is taken from the sampler's particles, and the units of
+alpha."""
 
 from pathlib import Path
 from types import SimpleNamespace
@@ -7,9 +8,16 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.config import resolve_config
-from oboptim.proposal import History, propose, select_particles
-from oboptim.task import load_task
+from oboptim import CampaignSettings, load_task
+from oboptim._proposal import (
+    History,
+    build_acquisition,
+    condition_on_pending,
+    fit_surrogate,
+    propose,
+    tilt,
+)
+from oboptim.sampling import select_particles
 
 MIXTURE_TASK = str(Path(__file__).parent / "campaign" / "mixture_task.py") + ":TASK"
 
@@ -51,13 +59,36 @@ def test_alpha_units_scale_what_the_sampler_sees_but_not_the_stored_acquisition(
     rng = np.random.default_rng(0)
     X = rng.normal(size=(12, 2)).astype(np.float32) * 3
     y = np.array(task.oracle(X)) * 10.0  # a spread far from 1
-    config = resolve_config(task.defaults, {"alpha_units": units, "particles": 8, "steps": 10, "selection": "top"})
+    settings = CampaignSettings.resolve(task.defaults, {"alpha_units": units, "particles": 8, "steps": 10,
+                                                         "selection": "top"})
     history = History(X, y, np.zeros((0, 2), np.float32))
-    proposal = propose(task, prior, config, history, 4, torch.Generator().manual_seed(1), round_index=1)
+    proposal = propose(task, prior, settings, history, 4, torch.Generator().manual_seed(1), round_index=1)
     expected_scale = float(np.std(y)) if units == "std" else 1.0
-    assert proposal.diagnostics["alpha_scale"] == pytest.approx(expected_scale)
+    assert proposal.diagnostics.alpha_scale == pytest.approx(expected_scale)
     assert len({tuple(x) for x in proposal.xs.tolist()}) == 4  # top: distinct candidates
     for provenance in proposal.provenances:
-        assert provenance["sampler"]["alpha_units"] == units
+        assert provenance.settings["alpha_units"] == units
         # acquisition is stored in oracle units: UCB = mean + beta * std of the posterior, near the predicted mean
-        assert abs(provenance["acquisition"] - provenance["predicted_mean"]) <= 2.0 * provenance["predicted_std"] + 1e-6
+        assert abs(provenance.acquisition - provenance.predicted_mean) <= 2.0 * provenance.predicted_std + 1e-6
+
+
+def test_each_step_runs_alone_and_pending_points_shrink_the_spread_there():
+    task = load_task(MIXTURE_TASK)
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(10, 2)).astype(np.float32) * 3
+    y = np.array(task.oracle(X))
+    pending = np.array([[6.0, -6.0]], np.float32)  # far from every observation: large spread before conditioning
+    settings = CampaignSettings(acquisition="ucb", beta=2.0)
+    history = History(X, y, pending)
+    generator = torch.Generator().manual_seed(0)
+    fitted = fit_surrogate(task, settings, history, generator)
+    assert fitted.surrogate.num_train == 10 and fitted.seconds >= 0
+    model = condition_on_pending(fitted.surrogate, task, history)
+    at_pending = torch.as_tensor(pending, dtype=torch.float64)
+    assert float(model.posterior(at_pending)[1][0]) < 0.5 * float(fitted.surrogate.posterior(at_pending)[1][0])
+    acquisition = build_acquisition(settings, model, task, history, generator)
+    assert acquisition.name == "ucb"
+    tilted = tilt(acquisition, settings.replace(alpha_units="std"), history)
+    x = torch.tensor(X[:3])
+    torch.testing.assert_close(tilted.reward(x) * tilted.scale, acquisition(x))
+    assert tilted.scale == pytest.approx(float(np.std(y)), rel=1e-6)

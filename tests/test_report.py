@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from oboptim.campaign import Campaign
-from oboptim.report import write_report
+from oboptim import Campaign, write_report
 
 
 def test_image_campaign_report_has_per_round_grids(tmp_path):

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from oboptim.task import BUILTIN_TASKS, Task, TaskNotFoundError, load_task, task_options_of
+from oboptim import TASKS, Task, TaskNotFoundError, load_task
+from oboptim._task import task_options_of
 
 USER_TASKS = str(Path(__file__).parent / "campaign" / "mixture_task.py")
 
@@ -50,6 +51,6 @@ def test_a_plain_task_object_takes_no_options():
 def test_task_options_of_builtins():
     assert task_options_of("gmm2d") == ([], [])
     assert task_options_of(f"{USER_TASKS}:make_task") == ([], [])  # only built-in tasks are inspected
-    for name in BUILTIN_TASKS:
+    for name in TASKS:
         accepted, required = task_options_of(name)
         assert set(required) <= set(accepted)

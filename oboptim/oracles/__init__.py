@@ -1,33 +1,36 @@
-"""Black-box oracles: a Python callable, a shell command speaking JSON lines, a person at a terminal.
+"""Black-box oracles: a Python callable, a shell command speaking JSON lines, a person at a terminal or on a web page.
 
-Every oracle returns one :class:`Outcome` per trial and never raises for a failure on its side; see
-:mod:`oboptim.oracles.base`. :func:`resolve_oracle` builds one from what a user typed.
+Every oracle returns one :class:`Outcome` per trial and never raises for a failure on its side.
+:func:`resolve_oracle` builds one from what a user typed, with an explicit :class:`OracleContext` (the campaign it is
+for). Extension point: :data:`ORACLE_KINDS` (see :class:`oboptim.Registry`).
 """
 
-from oboptim.oracles.base import Oracle, Outcome, outcome_from_value, outcomes_from_values
-from oboptim.oracles.callable import CallableOracle
-from oboptim.oracles.human import TerminalHumanOracle, format_candidate
-from oboptim.oracles.human_web import WebHumanOracle, bound_campaign
-from oboptim.oracles.resolve import ORACLE_FACTORIES, OracleFactory, OracleSpecError, resolve_oracle
-from oboptim.oracles.retry import FailureBudget, TooManyFailures, evaluate_with_retries
-from oboptim.oracles.shell import ShellOracle
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "ORACLE_FACTORIES",
-    "CallableOracle",
-    "FailureBudget",
-    "Oracle",
-    "OracleFactory",
-    "OracleSpecError",
-    "Outcome",
-    "ShellOracle",
-    "TerminalHumanOracle",
-    "TooManyFailures",
-    "WebHumanOracle",
-    "bound_campaign",
-    "evaluate_with_retries",
-    "format_candidate",
-    "outcome_from_value",
-    "outcomes_from_values",
-    "resolve_oracle",
-]
+from oboptim._lazy import attach, public_names
+
+_EXPORTS = {
+    "oboptim._registry": ["ORACLE_KINDS"],
+    "oboptim.oracles._base": ["Oracle", "Outcome", "outcome_from_value", "outcomes_from_values"],
+    "oboptim.oracles._callable": ["CallableOracle"],
+    "oboptim.oracles._context": ["OracleContext"],
+    "oboptim.oracles._human": ["TerminalHumanOracle", "format_candidate"],
+    "oboptim.oracles._human_web": ["WebHumanOracle", "WebOracleUnbound"],
+    "oboptim.oracles._resolve": ["OracleSpecError", "resolve_oracle"],
+    "oboptim.oracles._retry": ["FailureBudget", "TooManyFailures", "evaluate_with_retries"],
+    "oboptim.oracles._shell": ["ShellOracle"],
+}
+
+__all__ = public_names(_EXPORTS)
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from oboptim._registry import ORACLE_KINDS
+    from oboptim.oracles._base import Oracle, Outcome, outcome_from_value, outcomes_from_values
+    from oboptim.oracles._callable import CallableOracle
+    from oboptim.oracles._context import OracleContext
+    from oboptim.oracles._human import TerminalHumanOracle, format_candidate
+    from oboptim.oracles._human_web import WebHumanOracle, WebOracleUnbound
+    from oboptim.oracles._resolve import OracleSpecError, resolve_oracle
+    from oboptim.oracles._retry import FailureBudget, TooManyFailures, evaluate_with_retries
+    from oboptim.oracles._shell import ShellOracle

@@ -1,18 +1,36 @@
-"""Surrogate models of the black-box score: protocol, Gaussian process, bootstrap ensemble, feature maps."""
+"""Surrogate models of the black-box score: the protocol, a Gaussian process, a bootstrap ensemble, feature maps.
 
-from oboptim.surrogates.base import (
-    FitReport,
-    SamplePath,
-    Surrogate,
-    SurrogateDataError,
-    SurrogateFitWarning,
-    SurrogateNotFittedError,
-)
-from oboptim.surrogates.ensemble import EnsembleSurrogate
-from oboptim.surrogates.features import FeatureMap, IdentityFeatures
-from oboptim.surrogates.gp import GPSurrogate
+Extension point: :data:`SURROGATES` (see :class:`oboptim.Registry`).
+"""
 
-SURROGATES = {"gp": GPSurrogate, "ensemble": EnsembleSurrogate}
+from typing import TYPE_CHECKING
 
-__all__ = ["SURROGATES", "EnsembleSurrogate", "FeatureMap", "FitReport", "GPSurrogate", "IdentityFeatures",
-           "SamplePath", "Surrogate", "SurrogateDataError", "SurrogateFitWarning", "SurrogateNotFittedError"]
+from oboptim._lazy import attach, public_names
+
+_EXPORTS = {
+    "oboptim._registry": ["SURROGATES"],
+    "oboptim.surrogates._base": [
+        "FitReport", "SamplePath", "Surrogate", "SurrogateDataError", "SurrogateFitWarning",
+        "SurrogateNotFittedError"
+    ],
+    "oboptim.surrogates._ensemble": ["EnsembleSurrogate"],
+    "oboptim.surrogates._features": ["FeatureMap", "IdentityFeatures"],
+    "oboptim.surrogates._gp": ["GPSurrogate"],
+}
+
+__all__ = public_names(_EXPORTS)
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
+
+if TYPE_CHECKING:
+    from oboptim._registry import SURROGATES
+    from oboptim.surrogates._base import (
+        FitReport,
+        SamplePath,
+        Surrogate,
+        SurrogateDataError,
+        SurrogateFitWarning,
+        SurrogateNotFittedError,
+    )
+    from oboptim.surrogates._ensemble import EnsembleSurrogate
+    from oboptim.surrogates._features import FeatureMap, IdentityFeatures
+    from oboptim.surrogates._gp import GPSurrogate

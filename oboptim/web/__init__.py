@@ -3,34 +3,27 @@
     from oboptim.web import serve
     serve("sqlite:///runs.db", "portraits")          # prints http://127.0.0.1:PORT/?token=...
 
-Pair it with ``oboptim run TASK --name portraits --oracle human-web`` (see
-:class:`oboptim.oracles.human_web.WebHumanOracle`), which waits for the ratings given on the page; or ask for
-candidates with ``oboptim ask`` and rate them on the page at any pace.
-
-Built on Flask and Werkzeug (well-maintained, by the Pallets project); pictures with Pillow and matplotlib.
+Pair it with ``oboptim run TASK --name portraits --oracle human-web`` (see :class:`oboptim.oracles.WebHumanOracle`),
+which waits for the ratings given on the page; or ask for candidates with ``oboptim ask`` and rate them on the page
+at any pace. Built on Flask and Werkzeug (by the Pallets project); pictures with Pillow and matplotlib.
 """
 
-import importlib
+from typing import TYPE_CHECKING
 
-# Lazy, like `oboptim` itself: cli.py imports oboptim.web.cli_serve, and `oboptim --help` should not load Flask,
-# torch or the storage layer.
+from oboptim._lazy import attach, public_names
+
 _EXPORTS = {
-    "create_app": "oboptim.web.app",
-    "RATING_MAX": "oboptim.web.board",
-    "RATING_MIN": "oboptim.web.board",
-    "WEB_RATER": "oboptim.web.board",
-    "RatingBoard": "oboptim.web.board",
-    "RatingError": "oboptim.web.board",
-    "UnknownCampaign": "oboptim.web.board",
-    "ServeError": "oboptim.web.server",
-    "make_rating_server": "oboptim.web.server",
-    "serve": "oboptim.web.server",
+    "oboptim.web._app": ["create_app"],
+    "oboptim.web._board": ["RATING_MAX", "RATING_MIN", "WEB_RATER", "RatingBoard", "RatingError", "UnknownCampaign"],
+    "oboptim.web._render": ["point_png"],
+    "oboptim.web._server": ["ServeError", "make_rating_server", "serve"],
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = public_names(_EXPORTS)
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
 
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'oboptim.web' has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+if TYPE_CHECKING:
+    from oboptim.web._app import create_app
+    from oboptim.web._board import RATING_MAX, RATING_MIN, WEB_RATER, RatingBoard, RatingError, UnknownCampaign
+    from oboptim.web._render import point_png
+    from oboptim.web._server import ServeError, make_rating_server, serve

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.benchmark.baselines import impute_failures
-from oboptim.benchmark.compare import best_so_far, main, parse_method
-from oboptim.benchmark.problems import RegimeOracle, build_problem, measure_manifold, sample_prior
+from oboptim.benchmark import RegimeOracle, build_problem, impute_failures, main, measure_manifold, parse_method
+from oboptim.benchmark._compare import best_so_far
+from oboptim.benchmark._problems import sample_prior
 from oboptim.tasks import gmm2d, swissroll3d
 
 

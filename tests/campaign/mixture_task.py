@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.task import Task
+from oboptim import Task
+from oboptim.priors import DiffusionPrior
 
 ABAR = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)
 MEANS = torch.cartesian_prod(torch.tensor([-4.0, 0.0, 4.0]), torch.tensor([-4.0, 0.0, 4.0]))

@@ -6,8 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oboptim.campaign import Campaign
-from oboptim.config import ConfigError
+from oboptim import Campaign, CampaignSettings, ConfigError, Provenance, RoundDiagnostics
 from oboptim.oracles import TooManyFailures
 from oboptim.storage import InvalidValue, NotAnOboptimDatabase, TrialConflictError, UnknownTrialError
 
@@ -79,14 +78,16 @@ def test_run_reaches_the_budget_and_improves(url):
     assert c.finished_count() == 12
     rounds = c.storage.rounds(c.id)
     assert len(rounds) == 3
-    assert rounds[0].diagnostics["source"] == "prior"
-    smc = rounds[1].diagnostics
-    assert smc["source"] == "smc" and len(smc["ess"]) == 20 and "gap" in smc
+    assert RoundDiagnostics.from_json(rounds[0].diagnostics).source == "prior"
+    smc = RoundDiagnostics.from_json(rounds[1].diagnostics)
+    assert smc.source == "smc" and len(smc.ess) == 20 and smc.gap is not None and smc.gap.observed_count == 4
     snapshots = c.storage.surrogate_snapshots(c.id)
     assert [s.train_size for s in snapshots] == [4, 8]
     later = [t for t in c.trials() if t.round > 0]
-    for key in ("predicted_mean", "predicted_std", "acquisition", "log_weight", "sampler"):
-        assert key in later[0].provenance
+    provenance = Provenance.from_json(later[0].provenance)
+    for key in ("predicted_mean", "predicted_std", "acquisition", "log_weight", "settings"):
+        assert getattr(provenance, key) is not None, key
+    assert CampaignSettings.from_json(provenance.settings) == c.settings
 
 
 def test_resumed_run_proposes_what_an_uninterrupted_one_would(tmp_path):

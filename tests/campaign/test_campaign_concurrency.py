@@ -23,8 +23,8 @@ TASK = f"{HERE / 'mixture_task.py'}:TASK"
 WORKERS = 4
 TRIALS_PER_WORKER = 50
 ASK_SIZE = 25  # 2 asks of 25 per worker
-_PRELOAD = ["torch", "sympy", "torch.fx.experimental.symbolic_shapes", "botorch", "gpytorch", "oboptim.campaign",
-            "oboptim.surrogates.gp"]
+_PRELOAD = ["torch", "sympy", "torch.fx.experimental.symbolic_shapes", "botorch", "gpytorch", "oboptim._campaign",
+            "oboptim.surrogates._gp"]
 
 
 def score(x: np.ndarray) -> float:
@@ -40,7 +40,7 @@ def ask_and_tell(url: str, name: str, start_at: float) -> list[int]:
     """One worker: ask ASK_SIZE candidates and tell their values until it has told TRIALS_PER_WORKER."""
     import torch
 
-    from oboptim.campaign import Campaign
+    from oboptim import Campaign
 
     torch.set_num_threads(1)
     time.sleep(max(0.0, start_at - time.time()))
@@ -64,7 +64,7 @@ def worker_pool():
 
 
 def test_four_workers_ask_and_tell_fifty_trials_each(storage_url, worker_pool, reliability_report):
-    from oboptim.campaign import Campaign
+    from oboptim import Campaign
 
     name = f"concurrent-{uuid.uuid4().hex[:8]}"
     total = WORKERS * TRIALS_PER_WORKER
@@ -95,4 +95,10 @@ def test_four_workers_ask_and_tell_fifty_trials_each(storage_url, worker_pool, r
         assert len(members) == ASK_SIZE and len({owner[t.id] for t in members}) == 1
     backend = storage_url.split(":", 1)[0].split("+", 1)[0]
     reliability_report(f"concurrency ({backend}): {WORKERS} workers x {TRIALS_PER_WORKER} trials = {len(all_told)} "
-                       f"told, {len(set(all_told))} distinct, {len(rounds)} rounds, counts {counts}, 0 lock errors")
+                       f"told, {len(set(all_told))} distinct, {len(rounds)} rounds, counts {plain(counts)}, "
+                       "0 lock errors")
+
+
+def plain(counts):
+    """``{"completed": 16, ...}``: trial states as their text, for the printed summary."""
+    return {str(state): count for state, count in counts.items()}

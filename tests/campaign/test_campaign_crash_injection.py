@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from oboptim.storage import Storage, StorageNotFound
-from oboptim.storage.arrays import float_to_bits
-from oboptim.storage.crash_hook import CRASH_ENV_VAR, CRASH_EXIT_CODE
+from oboptim.storage._arrays import float_to_bits
+from oboptim.storage._crash_hook import CRASH_ENV_VAR, CRASH_EXIT_CODE
 
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"
@@ -28,16 +28,16 @@ NAME = "crash"
 BUDGET = 8  # two rounds of 4: a prior round, then a GP + SMC round
 SEED = 7
 COUNT_FILE_SUFFIX = ".commits"
-_PRELOAD = ["torch", "sympy", "torch.fx.experimental.symbolic_shapes", "botorch", "gpytorch", "oboptim.campaign",
-            "oboptim.surrogates.gp"]
+_PRELOAD = ["torch", "sympy", "torch.fx.experimental.symbolic_shapes", "botorch", "gpytorch", "oboptim._campaign",
+            "oboptim.surrogates._gp"]
 
 
 def run_campaign(url: str, oracle_log: str, crash_at: str | None) -> None:
     """Child process: open-or-resume the campaign and run it to its budget (maybe dying at a commit)."""
     import torch
 
-    from oboptim.campaign import Campaign
-    from oboptim.storage import crash_hook
+    from oboptim import Campaign
+    from oboptim.storage import _crash_hook as crash_hook
 
     torch.set_num_threads(1)
     if crash_at is None:

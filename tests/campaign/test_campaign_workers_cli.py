@@ -14,7 +14,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from oboptim.campaign import Campaign
+from oboptim import Campaign
 from oboptim.cli import main
 from oboptim.storage import Storage
 
@@ -57,7 +57,8 @@ def test_workers_share_one_campaign_and_claim_each_trial_once(storage_url, tmp_p
     assert len(workers) >= 2, f"only {workers} worked: the joiners never got a trial"
     backend = storage_url.split(":", 1)[0].split("+", 1)[0]
     reliability_report(f"run --worker ({backend}): {WORKERS} processes, {len(workers)} of them got trials, "
-                       f"{len(scored)} oracle calls for {len(trials)} trials (each exactly once), counts {counts}")
+                       f"{len(scored)} oracle calls for {len(trials)} trials (each exactly once), "
+                       f"counts {plain(counts)}")
 
 
 def test_a_worker_needs_an_existing_campaign(tmp_path):
@@ -66,3 +67,8 @@ def test_a_worker_needs_an_existing_campaign(tmp_path):
     assert result.exit_code == 2 and result.output.startswith("error: ")
     assert len(result.output.strip().splitlines()) == 1, result.output
     assert not (tmp_path / "none.db").exists()
+
+
+def plain(counts):
+    """``{"completed": 16, ...}``: trial states as their text, for the printed summary."""
+    return {str(state): count for state, count in counts.items()}

@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.images.classifier import (
-    SHIPPED_CLASSIFIER,
+from oboptim.images import (
     ClassifierFileError,
     DigitClassifier,
-    check_digit,
     classifier_log_prob_oracle,
+    held_out_split,
+    load_digit_images,
     shipped_classifier,
 )
-from oboptim.images.digits_data import held_out_split, load_digit_images
+from oboptim.images._classifier import SHIPPED_CLASSIFIER, check_digit
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,8 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from oboptim.images.digits_data import load_digit_images
-from oboptim.images.jpeg import jpeg_kilobytes
-from oboptim.images.statistics import STATISTIC_NAMES, image_statistics
+from oboptim.images import image_statistics, jpeg_kilobytes, load_digit_images
+from oboptim.images._statistics import STATISTIC_NAMES
 
 
 def test_blank_full_and_striped_images():

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from oboptim.images.jpeg import jpeg_bytes, jpeg_compressibility, jpeg_kilobytes, to_uint8
+from oboptim.images import jpeg_compressibility, jpeg_kilobytes, to_uint8
+from oboptim.images._jpeg import jpeg_bytes
 
 
 def noise_images(n: int, seed: int = 0) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from oboptim.oracles import Outcome, outcome_from_value, outcomes_from_values
-from oboptim.oracles.base import describe_exception, one_line
+from oboptim.oracles._base import describe_exception, one_line
 
 
 def test_an_outcome_has_exactly_one_of_value_and_error():

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from oboptim.oracles import CallableOracle
-from oboptim.testing.oracle_suite import OracleConformance
+from oboptim.testing import OracleConformance
 
 
 def score_sum(x):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from oboptim.oracles import TerminalHumanOracle, format_candidate
-from oboptim.testing.oracle_suite import OracleConformance
+from oboptim.testing import OracleConformance
 
 
 class ScriptedRater(io.TextIOBase):
@@ -28,7 +28,10 @@ class TestTerminalHumanOracleConformance(OracleConformance):
         self.rater.lines = [f"{float(np.sum(x, dtype=np.float64))!r}\n" for x in xs]
 
 
-def ask(answers: str, xs=np.array([[0.5, 1.0], [2.0, 3.0]]), ids=(4, 5), **kwargs):
+XS = np.array([[0.5, 1.0], [2.0, 3.0]])
+
+
+def ask(answers: str, xs=XS, ids=(4, 5), **kwargs):
     """``(outcomes, what the rater saw)`` for answers typed as one text block."""
     shown = io.StringIO()
     oracle = TerminalHumanOracle(input_stream=io.StringIO(answers), output_stream=shown, **kwargs)

@@ -8,14 +8,13 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from oboptim.campaign import Campaign
-from oboptim.errors import OboptimError
-from oboptim.oracles import ORACLE_FACTORIES, resolve_oracle
-from oboptim.oracles.human_web import WebHumanOracle, WebOracleUnbound, bound_campaign, web_oracle_factory
+from oboptim import Campaign, OboptimError
+from oboptim.oracles import ORACLE_KINDS, OracleContext, WebHumanOracle, WebOracleUnbound, resolve_oracle
+from oboptim.oracles._human_web import web_oracle
 from oboptim.storage import Storage, TrialState, encode_array
-from oboptim.storage.column_types import utc_now
-from oboptim.storage.models import TrialRow
-from oboptim.testing.oracle_suite import OracleConformance
+from oboptim.storage._column_types import utc_now
+from oboptim.storage._models import TrialRow
+from oboptim.testing import OracleConformance
 
 MIXTURE_TASK = str(Path(__file__).parents[1] / "campaign" / "mixture_task.py") + ":TASK"
 
@@ -142,17 +141,16 @@ def test_bad_arguments_are_clear_errors(db):
         WebHumanOracle(url, "web", timeout=-1)
 
 
-def test_factory_needs_a_bound_campaign(db, monkeypatch):
+def test_the_kind_needs_a_campaign_in_its_context(db):
     url = db[0]
     with pytest.raises(WebOracleUnbound, match="--oracle human-web needs a campaign"):
-        web_oracle_factory(task=None, timeout=60.0)
-    monkeypatch.setitem(ORACLE_FACTORIES, "human-web", web_oracle_factory)  # what resolve.py registers
-    with bound_campaign(url, "web"):
-        oracle = resolve_oracle("human-web", timeout=60.0)
-    assert isinstance(oracle, WebHumanOracle) and oracle.campaign.name == "web" and oracle.timeout is None
-    oracle.close()
-    with pytest.raises(WebOracleUnbound):  # the binding ends with its block
+        web_oracle(OracleContext())
+    with pytest.raises(WebOracleUnbound):
         resolve_oracle("human-web")
+    with Storage(url) as storage:
+        oracle = resolve_oracle("human-web", OracleContext(storage=storage, campaign_name="web", timeout=60.0))
+        assert isinstance(oracle, WebHumanOracle) and oracle.campaign.name == "web" and oracle.timeout is None
+        oracle.close()
 
 
 def test_a_campaign_run_is_rated_on_the_page(tmp_path):
@@ -179,11 +177,9 @@ def test_a_campaign_run_is_rated_on_the_page(tmp_path):
     app.extensions["oboptim_board"].close()
 
 
-@pytest.mark.skipif("human-web" not in ORACLE_FACTORIES,
-                    reason="integrator: register ORACLE_FACTORIES['human-web'] = web_oracle_factory in resolve.py")
 def test_oracle_human_web_by_name_in_a_campaign_run(tmp_path):
-    """`oboptim run ... --oracle human-web`: Campaign.run binds its campaign, so the named oracle finds it."""
-    assert ORACLE_FACTORIES["human-web"] is web_oracle_factory
+    """`oboptim run ... --oracle human-web`: Campaign.run passes its campaign in the context, so the kind finds it."""
+    assert ORACLE_KINDS.get("human-web") is web_oracle
     url = f"sqlite:///{tmp_path / 'named.db'}"
     campaign = Campaign.open("named", storage=url, task=MIXTURE_TASK, seed=0, batch_size=2, budget=2)
     stop = threading.Event()

@@ -3,17 +3,17 @@
 import numpy as np
 import pytest
 
-from oboptim.errors import OboptimError
+from oboptim import OboptimError, Task
 from oboptim.oracles import (
-    ORACLE_FACTORIES,
+    ORACLE_KINDS,
     CallableOracle,
     Oracle,
+    OracleContext,
     OracleSpecError,
     ShellOracle,
     TerminalHumanOracle,
     resolve_oracle,
 )
-from oboptim.task import Task
 
 XS = np.array([[1.0, 2.0], [3.0, 4.0]])
 
@@ -49,7 +49,7 @@ def toy_task() -> Task:
 
 
 def test_no_spec_gives_the_tasks_own_oracle():
-    oracle = resolve_oracle(task=toy_task())
+    oracle = resolve_oracle(context=OracleContext(task=toy_task()))
     assert isinstance(oracle, CallableOracle) and oracle.name == "task:toy"
     assert values(oracle) == [-3.0, -7.0]
 
@@ -72,27 +72,38 @@ def test_a_module_spec_loads_a_function(user_file, monkeypatch):
     assert values(resolve_oracle("my_oracles:double_sum")) == [6.0, 14.0]
 
 
-def test_human_is_a_registered_factory():
+def test_human_is_a_registered_kind():
     assert isinstance(resolve_oracle("human"), TerminalHumanOracle)
 
 
-def test_a_new_kind_registers_with_one_line(monkeypatch):
+def test_a_new_kind_registers_with_one_line_and_gets_the_context():
     made = {}
 
-    def make_web_oracle(*, task, timeout):
-        made.update(task=task, timeout=timeout)
-        return CallableOracle(lambda x: x.sum(axis=1), name="human-web")
+    def make_lab_oracle(context):
+        made["context"] = context
+        return CallableOracle(lambda x: x.sum(axis=1), name="my-lab")
 
-    monkeypatch.setitem(ORACLE_FACTORIES, "human-web", make_web_oracle)
-    task = toy_task()
-    assert resolve_oracle("human-web", task=task, timeout=5.0).name == "human-web"
-    assert made == {"task": task, "timeout": 5.0}
-    with pytest.raises(OracleSpecError, match="--oracle human-web"):
-        resolve_oracle("nonsense")
+    ORACLE_KINDS.register("my-lab", make_lab_oracle, help="the lab's robot")
+    try:
+        context = OracleContext(task=toy_task(), timeout=5.0)
+        assert resolve_oracle("my-lab", context).name == "my-lab"
+        assert made["context"] is context
+        with pytest.raises(OracleSpecError, match="--oracle my-lab"):  # the accepted forms list it
+            resolve_oracle("nonsense")
+    finally:
+        ORACLE_KINDS.unregister("my-lab")
+    assert "my-lab" not in ORACLE_KINDS
+
+
+def test_an_unknown_oracle_lists_the_tasks_own_named_oracles():
+    task = Task(name="toy", description="a toy", load_prior=lambda device: None, oracle=lambda x: x.sum(axis=1),
+                named_oracles={"assay2": lambda argument: (lambda x: x.sum(axis=1))})
+    with pytest.raises(OracleSpecError, match="--oracle assay2"):
+        resolve_oracle("assay3", OracleContext(task=task))
 
 
 def test_a_command_gives_a_shell_oracle_with_the_timeout():
-    oracle = resolve_oracle(command="python score.py", timeout=5.0)
+    oracle = resolve_oracle(command="python score.py", context=OracleContext(timeout=5.0))
     assert isinstance(oracle, ShellOracle) and oracle.timeout == 5.0 and oracle.command == "python score.py"
 
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from oboptim.errors import OboptimError
+from oboptim import OboptimError
 from oboptim.oracles import FailureBudget, Oracle, Outcome, TooManyFailures, evaluate_with_retries
 
 

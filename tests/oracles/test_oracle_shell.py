@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from oboptim.oracles import ShellOracle
-from oboptim.testing.oracle_suite import OracleConformance
+from oboptim.testing import OracleConformance
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

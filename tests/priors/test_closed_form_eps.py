@@ -4,15 +4,15 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.priors.closed_form import (
+from oboptim.priors import (
     gaussian_eps,
     gaussian_mixture_eps,
     gaussian_quadratic_posterior,
     mixture_quadratic_posterior,
     noised_mixture_log_density,
     sample_gaussian_mixture,
+    toy_noise_schedule,
 )
-from oboptim.priors.mlp import toy_noise_schedule
 
 ABAR = toy_noise_schedule().alphas_cumprod
 GRID_MEANS = torch.tensor([[a, b] for a in (-4.0, 0.0, 4.0) for b in (-4.0, 0.0, 4.0)], dtype=torch.float64)
@@ -55,7 +55,8 @@ def test_mixture_eps_is_the_posterior_mean_of_the_noise():
     rng = np.random.default_rng(0)
     t = 400
     abar = ABAR[t].double()
-    x0 = torch.from_numpy(sample_gaussian_mixture(GRID_MEANS.numpy(), GRID_WEIGHTS.numpy(), 0.3 * np.eye(2), 200_000, rng))
+    x0 = torch.from_numpy(sample_gaussian_mixture(GRID_MEANS.numpy(), GRID_WEIGHTS.numpy(), 0.3 * np.eye(2), 200_000,
+                                                  rng))
     noise = torch.from_numpy(rng.standard_normal(x0.shape))
     x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise
     eps_fn = gaussian_mixture_eps(GRID_MEANS, GRID_WEIGHTS, math.sqrt(0.3), ABAR)
@@ -95,7 +96,7 @@ def test_gaussian_quadratic_posterior_against_quadrature():
 
 def test_nine_mode_toy_posterior_matches_reference():
     post = mixture_quadratic_posterior(GRID_MEANS, GRID_WEIGHTS, math.sqrt(0.3), torch.diag(torch.tensor([0.02, 2.0])))
-    # REFERENCE.md §3 quotes -0.290 (truncated); the closed form is -0.29072
+    # the closed form is -0.29072 (-0.290 truncated)
     assert post.mean_reward == pytest.approx(-0.2907, abs=1e-4)
     x_axis = post.weights[GRID_MEANS[:, 1] == 0]
     assert x_axis.tolist() == pytest.approx([0.315, 0.370, 0.315], abs=5e-4)

@@ -1,8 +1,9 @@
 import pytest
 import torch
 
-from oboptim.errors import OboptimError
-from oboptim.priors.mlp import MLPDenoiser, sinusoidal_embedding, toy_noise_schedule
+from oboptim import OboptimError
+from oboptim.priors import MLPDenoiser, toy_noise_schedule
+from oboptim.priors._mlp import sinusoidal_embedding
 
 
 def _small_model(**kwargs):
@@ -55,7 +56,8 @@ def test_load_missing_file_says_how_to_fix(tmp_path):
 def test_toy_noise_schedule_is_linear_ddpm():
     scheduler = toy_noise_schedule()
     assert scheduler.config.num_train_timesteps == 1000
-    assert torch.isclose(scheduler.betas[0], torch.tensor(1e-4)) and torch.isclose(scheduler.betas[-1], torch.tensor(0.02))
+    assert torch.isclose(scheduler.betas[0], torch.tensor(1e-4))
+    assert torch.isclose(scheduler.betas[-1], torch.tensor(0.02))
     assert not scheduler.config.clip_sample
 
 

@@ -3,8 +3,9 @@ import math
 import pytest
 import torch
 
-from oboptim.sampling.resampling import RESAMPLERS, counts_to_indices, get_resampler, residual
-from oboptim.testing.resampler_suite import ResamplerConformance, offspring_counts
+from oboptim.sampling import RESAMPLERS, counts_to_indices
+from oboptim.sampling._resampling import residual
+from oboptim.testing import ResamplerConformance, offspring_counts
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -13,7 +14,7 @@ def _suite(name, bounded, device):
     return type(
         f"Test_{name}_{device}",
         (ResamplerConformance,),
-        {"resampler": staticmethod(RESAMPLERS[name]), "bounded_counts": bounded, "device": device},
+        {"resampler": staticmethod(RESAMPLERS.get(name)), "bounded_counts": bounded, "device": device},
     )
 
 
@@ -37,7 +38,7 @@ def test_counts_to_indices():
 
 def test_unknown_scheme_names_the_choices():
     with pytest.raises(ValueError, match="resampling must be one of"):
-        get_resampler("bogus")
+        RESAMPLERS.get("bogus")
 
 
 @pytest.mark.parametrize("name", sorted(RESAMPLERS))
@@ -46,7 +47,7 @@ def test_ssp_like_variance_ordering(name):
     lw = torch.log(torch.tensor([[0.37, 0.21, 0.17, 0.13, 0.12]]))
     repeats = 3000
     g = torch.Generator().manual_seed(0)
-    counts = torch.stack([offspring_counts(RESAMPLERS[name](lw, 5, g), 5)[0] for _ in range(repeats)]).double()
+    counts = torch.stack([offspring_counts(RESAMPLERS.get(name)(lw, 5, g), 5)[0] for _ in range(repeats)]).double()
     w = lw.exp()[0].double()
     multinomial_var = 5 * w * (1 - w)
     assert bool((counts.var(0) <= multinomial_var * 1.15 + 0.01).all())

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from oboptim.sampling import DiffusionPrior, SMCSampler, ddim_sample, guided_ddim_sample
-from oboptim.testing.closed_form_targets import ABAR, gaussian_eps_fn
+from oboptim.testing import ABAR, gaussian_eps_fn
 
 D = 3
 
@@ -39,16 +39,15 @@ def test_result_shapes_and_traces():
     torch.testing.assert_close(res.rewards, reward(res.particles.reshape(-1, D)).view(3, 16))
 
 
-def test_selection_modes():
+def test_per_group_draws_and_argmax():
     res = sample()
     g = torch.Generator().manual_seed(1)
-    assert res.select("all") is res.particles
-    assert res.select("resample", k=5, generator=g).shape == (3, 5, D)
-    best = res.select("argmax")
+    assert res.resample(5, generator=g).shape == (3, 5, D)
+    best = res.argmax()
     assert best.shape == (3, D)
     torch.testing.assert_close(best[0], res.particles[0, res.log_weights[0].argmax()])
-    with pytest.raises(ValueError, match="mode must be one of"):
-        res.select("best")
+    with pytest.raises(ValueError, match="resampling must be one of"):
+        res.resample(5, generator=g, scheme="best")
 
 
 def test_same_generator_same_result_and_batch_size_changes_nothing():

@@ -3,9 +3,14 @@ import math
 import pytest
 import torch
 
-from oboptim.sampling.kernel import ddim_mean, ddim_sigma, predict_x0, proposal_log_ratio
-from oboptim.sampling.tempering import adaptive_lambda, tempering_schedule
-from oboptim.sampling.weights import effective_sample_size, log_mean_exp, normalize_log_weights
+from oboptim.sampling import (
+    adaptive_lambda,
+    effective_sample_size,
+    log_mean_exp,
+    normalize_log_weights,
+    tempering_schedule,
+)
+from oboptim.sampling._kernel import ddim_mean, ddim_sigma, predict_x0, proposal_log_ratio
 
 
 def test_normalize_and_ess():

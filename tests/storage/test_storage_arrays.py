@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from oboptim.storage import InvalidArrayError, decode_array, encode_array
-from oboptim.storage.arrays import bits_to_float, float_to_bits, same_float
+from oboptim.storage._arrays import bits_to_float, float_to_bits, same_float
 
 DTYPES = st.sampled_from(["<f4", "<f8", ">f8", "<f2", "<i4", "<i8", "|u1", "|b1", "<c16"])
 

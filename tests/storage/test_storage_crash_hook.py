@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from oboptim.storage import Storage
-from oboptim.storage.crash_hook import CRASH_ENV_VAR, CRASH_EXIT_CODE, write_commits
+from oboptim.storage._crash_hook import CRASH_ENV_VAR, CRASH_EXIT_CODE, write_commits
 
 
 def test_only_write_transactions_count(tmp_path, monkeypatch):

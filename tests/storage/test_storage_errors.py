@@ -8,7 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from oboptim.errors import OboptimError
+from oboptim import OboptimError
 from oboptim.storage import (
     DEFAULT_STORAGE_URL,
     InvalidArrayError,

@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from oboptim.storage import CURRENT_SCHEMA_VERSION, Storage, StorageNotFound, alembic_config, upgrade
-from oboptim.storage.models import Base
+from oboptim.storage._models import Base
 
 ASSETS = Path(__file__).parent / "assets"
 

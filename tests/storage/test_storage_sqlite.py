@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from oboptim.testing.storage_suite import StorageConformance
+from oboptim.testing import StorageConformance
 
 POSTGRES_URL = os.environ.get("OBOPTIM_TEST_POSTGRES_URL")
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from oboptim.surrogates import EnsembleSurrogate
-from oboptim.testing.surrogate_suite import SurrogateConformance, seeded, sin_data
+from oboptim.testing import SurrogateConformance, seeded, sin_data
 
 
 def make_ensemble(**kwargs):

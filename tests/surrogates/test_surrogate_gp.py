@@ -8,8 +8,9 @@ import torch
 from botorch.exceptions import ModelFittingError
 from linear_operator.utils.errors import NotPSDError
 
-from oboptim.surrogates import GPSurrogate, SurrogateFitWarning, gp_fitting
-from oboptim.testing.surrogate_suite import SurrogateConformance, seeded, sin_data
+from oboptim.surrogates import GPSurrogate, SurrogateFitWarning
+from oboptim.surrogates import _gp_fitting as gp_fitting
+from oboptim.testing import SurrogateConformance, seeded, sin_data
 
 
 class TestGPConformance(SurrogateConformance):

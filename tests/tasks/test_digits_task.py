@@ -4,16 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.config import resolve_config
-from oboptim.images.classifier import shipped_classifier
-from oboptim.images.digits_data import load_digit_images
-from oboptim.images.statistics import image_statistics
-from oboptim.oracles.resolve import OracleSpecError, resolve_oracle
-from oboptim.priors.diffusion_prior import DiffusionPrior
+from oboptim import CampaignSettings, Task, load_task
+from oboptim.images import image_statistics, load_digit_images, shipped_classifier
+from oboptim.oracles import OracleContext, OracleSpecError, resolve_oracle
+from oboptim.priors import DiffusionPrior
 from oboptim.sampling import SMCSampler
-from oboptim.task import Task, load_task
 from oboptim.tasks import digits
-from oboptim.testing.surrogate_suite import FeatureMapConformance
+from oboptim.testing import FeatureMapConformance
 
 SHAPE = (1, 16, 16)
 
@@ -107,17 +104,17 @@ def test_default_oracle_is_the_log_probability_of_a_three(task):
 def test_named_oracles_resolve_from_the_cli_spelling(task):
     images, labels = load_digit_images()
     x = images[labels == 5][:2]
-    classifier5 = resolve_oracle("classifier:5", task=task)
+    classifier5 = resolve_oracle("classifier:5", OracleContext(task=task))
     outcomes = classifier5.evaluate([1, 2], x)
     assert all(o.error is None and o.value > -1.0 for o in outcomes)
-    jpeg = resolve_oracle("jpeg", task=task)
+    jpeg = resolve_oracle("jpeg", OracleContext(task=task))
     assert all(o.error is None and o.value < 0 for o in jpeg.evaluate([1, 2], x))
 
 
 @pytest.mark.parametrize("spec", ["classifier", "classifier:", "classifier:12", "classifier:x"])
 def test_classifier_oracle_needs_a_digit(task, spec):
     with pytest.raises(OracleSpecError, match=r"classifier needs a digit 0-9, e.g. --oracle classifier:3"):
-        resolve_oracle(spec, task=task)
+        resolve_oracle(spec, OracleContext(task=task))
     name, _, argument = spec.partition(":")
     with pytest.raises(ValueError, match="classifier needs a digit 0-9"):
         task.named_oracles[name](argument or None)
@@ -131,5 +128,5 @@ def test_jpeg_oracle_takes_no_argument(task):
 def test_oracle_defaults_name_known_oracles_and_valid_settings(task):
     assert set(digits.ORACLE_DEFAULTS) <= set(task.named_oracles)
     for name, settings in digits.ORACLE_DEFAULTS.items():
-        resolved = resolve_config(task.defaults, settings)
-        assert resolved["alpha"] == settings["alpha"] < task.defaults["alpha"], name
+        resolved = CampaignSettings.resolve(task.defaults, settings)
+        assert resolved.alpha == settings["alpha"] < task.defaults["alpha"], name

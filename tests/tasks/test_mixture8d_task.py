@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.priors.closed_form import noised_mixture_log_density
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.sampling.baselines import ddim_sample
-from oboptim.task import Task, load_task
+from oboptim import Task, load_task
+from oboptim.priors import DiffusionPrior, noised_mixture_log_density
+from oboptim.sampling import ddim_sample
 from oboptim.tasks import mixture8d
 
 
@@ -49,7 +48,7 @@ def test_prior_samples_land_on_the_modes_with_the_right_spread(task):
     modes = np.argmin(((x[:, None] - mixture8d.MODE_MEANS[None]) ** 2).sum(-1), axis=1)
     np.testing.assert_allclose(np.bincount(modes, minlength=8) / len(x), 1 / 8, atol=0.03)
     spread = (x - mixture8d.MODE_MEANS[modes]).std()
-    # the coarse 100-step grid shrinks the spread slightly (REFERENCE.md §2); an untrained eps would not be close
+    # the coarse 100-step grid shrinks the spread slightly (docs/algorithm.md); an untrained eps would not be close
     assert spread == pytest.approx(mixture8d.MODE_STD, abs=0.05)
 
 

@@ -14,13 +14,12 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from oboptim.campaign import Campaign
+from oboptim import Campaign, TaskNotFoundError, load_task
 from oboptim.cli import main as cli
-from oboptim.oracles.resolve import resolve_oracle
+from oboptim.oracles import OracleContext, resolve_oracle
 from oboptim.sampling import SMCSampler
-from oboptim.task import TaskNotFoundError, load_task
 from oboptim.tasks import sd
-from oboptim.testing.surrogate_suite import FeatureMapConformance
+from oboptim.testing import FeatureMapConformance
 
 LATENT = (4, 8, 8)
 IMAGE = (3, 64, 64)
@@ -266,7 +265,7 @@ def test_colorfulness_is_zero_for_grey_and_large_for_colour():
 def test_named_oracles_resolve_from_the_cli_spelling():
     x = _flat_and_noisy()
     for name, function in [("jpeg", sd.jpeg_compressibility), ("colorfulness", sd.colorfulness)]:
-        outcomes = resolve_oracle(name, task=sd.TASK).evaluate([1, 2, 3], x)
+        outcomes = resolve_oracle(name, OracleContext(task=sd.TASK)).evaluate([1, 2, 3], x)
         assert [o.value for o in outcomes] == function(x)
         with pytest.raises(ValueError, match=f"{name} takes no argument"):
             sd.TASK.named_oracles[name]("3")
@@ -313,7 +312,7 @@ def test_one_campaign_round_on_sqlite(tmp_path, tiny_sd_path):
         assert trial.value == pytest.approx(sd.jpeg_compressibility(trial.x[None])[0])
     # a resume needs no options: they are stored with the campaign
     resumed = Campaign.open("sd-round", storage=url)
-    assert resumed.config["task_options"] == options
+    assert resumed.settings.task_options == options
     assert resumed.prior.sample_shape == LATENT
     assert [t.id for t in resumed.trials()] == [t.id for t in trials]
 
@@ -327,7 +326,7 @@ def test_cli_runs_sd_from_a_folder(tmp_path, tiny_sd_path):
     assert result.exit_code == 0, result.output
     assert "finished 2 trials" in result.output
     stored = Campaign.open("cli", storage=url)
-    assert stored.config["task_options"]["guidance_scale"] == 3.0
+    assert stored.settings.task_options["guidance_scale"] == 3.0
     assert all(t.x.shape == IMAGE and t.value >= 0 for t in stored.trials())
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from oboptim.priors.diffusion_prior import DiffusionPrior
-from oboptim.task import Task, load_task
+from oboptim import Task, load_task
+from oboptim.priors import DiffusionPrior
 from oboptim.tasks import gmm2d, swissroll3d
 from oboptim.tasks._toy import DATA_DIR, candidate_seed
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from oboptim.campaign import Campaign
+from oboptim import Campaign
 from oboptim.storage import TrialState
 
 CHROMIUM = Path("/usr/bin/chromium")

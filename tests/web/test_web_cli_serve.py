@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from werkzeug.serving import BaseWSGIServer
 
-from oboptim.web.cli_serve import serve_command
+from oboptim.web._cli_serve import serve_command
 
 
 @click.group()
@@ -67,12 +67,13 @@ def test_a_taken_port_is_one_line(url):
 
 def test_the_command_module_is_light_to_import():
     """cli.py imports it for every `oboptim` call, `--help` included."""
-    code = "import sys, oboptim.web.cli_serve; print(sorted({'flask', 'torch', 'sqlalchemy'} & set(sys.modules)))"
+    code = "import sys, oboptim.web._cli_serve; print(sorted({'flask', 'torch', 'sqlalchemy'} & set(sys.modules)))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.strip() == "[]"
 
 
 def test_host_default_matches_the_server():
-    from oboptim.web import cli_serve, server
+    from oboptim.web import _cli_serve as cli_serve
+    from oboptim.web import _server as server
 
     assert cli_serve.DEFAULT_HOST == server.DEFAULT_HOST == "127.0.0.1"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
-from oboptim.storage.models import Base
+from oboptim.storage._models import Base
 
 
 def _run_with_connection(connection) -> None:

@@ -1,0 +1,384 @@
+"""Campaign: the online black-box loop over stored history (docs/algorithm.md, "The online loop").
+
+Every state change is one database transaction, so a campaign survives being killed at any moment:
+
+- an ask writes its round (RNG state, diagnostics, surrogate snapshot) and its trials together;
+- each outcome is written as soon as the oracle returns it, and finished trials never change;
+- trials left running by a dead process (same host, pid gone) or whose lease expired are re-queued;
+- each round's randomness comes from a generator seeded by ``(campaign seed, round)``, and the oracle of a task is
+  deterministic in ``x``, so a killed-and-resumed campaign proposes what an uninterrupted one would have.
+
+Example:
+    >>> c = Campaign.open("demo", storage="sqlite:///runs.db", task="gmm2d", seed=0)
+    >>> trials = c.ask(8)
+    >>> c.tell(trials[0].id, 1.25)
+    >>> c.run(budget=64)
+    >>> c.best().value
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from oboptim._outcomes import record_outcome, record_outcomes
+from oboptim._proposal import History, propose
+from oboptim._records import SMC, RoundDiagnostics
+from oboptim._settings import CampaignSettings, stored_budget
+from oboptim._task import Task, load_task, task_options_of
+from oboptim.errors import ConfigError
+from oboptim.oracles._base import Oracle, Outcome
+from oboptim.oracles._context import DEFAULT_ORACLE_TIMEOUT_S, OracleContext
+from oboptim.oracles._resolve import resolve_oracle
+from oboptim.oracles._retry import FailureBudget, evaluate_with_retries
+from oboptim.priors._diffusion_prior import DiffusionPrior
+from oboptim.storage._errors import RoundExistsError, TrialConflictError
+from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
+from oboptim.storage._store import Storage
+from oboptim.storage._validation import finite_value, valid_reason
+
+DEFAULT_BUDGET = 64
+DEFAULT_LEASE_SECONDS = 600.0
+_POLL_SECONDS = 0.5
+
+
+def worker_id() -> str:
+    """``host:pid`` of this process; lets a resumed run tell a dead worker from a live one on the same host."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def round_generator(seed: int, round_index: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """The generator of one round: seeded by (campaign seed, round), independent across rounds."""
+    entropy = np.random.SeedSequence([int(seed) & (2**63 - 1), int(round_index)]).generate_state(2, np.uint32)
+    return torch.Generator(device=device).manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
+
+
+class Campaign:
+    """A named optimisation campaign stored in a database. Create or resume it with :meth:`open`."""
+
+    def __init__(self, storage: Storage, record: CampaignRecord, task: Task, *, device: str = "cpu",
+                 particle_batch_size: int | None = None) -> None:
+        self.storage = storage
+        self.record = record
+        self.task = task
+        self.settings = CampaignSettings.from_stored(record.config)
+        self.device = device
+        # a task may suggest one (sd: 4 latents per UNet call fit a GPU at 512x512 with guidance)
+        self.particle_batch_size = particle_batch_size or task.defaults.get("particle_batch_size")
+        self.worker = worker_id()
+        self._prior: DiffusionPrior | None = None
+
+    # -- opening ---------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        storage: Storage | str | None = None,
+        task: str | None = None,
+        seed: int | None = None,
+        *,
+        device: str = "cpu",
+        particle_batch_size: int | None = None,
+        task_options: Mapping[str, Any] | None = None,
+        oracle: object = None,
+        budget: int | None = None,
+        **settings: Any,
+    ) -> Campaign:
+        """Create campaign ``name``, or resume it if it exists.
+
+        Args:
+            name: the campaign's unique name.
+            storage: a :class:`Storage` or a SQLAlchemy URL (default: ``$OBOPTIM_STORAGE`` or
+                ``sqlite:///oboptim.db``).
+            task: a built-in task name or ``path/to/file.py:NAME`` / ``module:NAME``; required to create.
+            seed: the campaign's seed (default 0 when creating).
+            device: where the sampler runs (``"cpu"`` or ``"cuda"``); may change between sessions.
+            particle_batch_size: bound on particles per denoiser call (memory), may change between sessions.
+            task_options: keyword options of a task that takes them (``sd``: ``prior_path``, ``prompt``, ...);
+                stored with the campaign, so a resume needs none.
+            oracle: the oracle the campaign will run with, when creating it: a task's named oracle (``"jpeg"``)
+                brings its own defaults (:attr:`Task.oracle_defaults`). Ignored on resume.
+            settings: campaign settings (the fields of :class:`~oboptim.CampaignSettings`) and ``budget``; on resume
+                the settings given must match the stored ones.
+        """
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError("device 'cuda' was requested but no CUDA device is available: use --device cpu")
+        store = storage if isinstance(storage, Storage) else Storage(storage)
+        existing = store.get_campaign(name)
+        if existing is None:
+            if task is None:
+                raise ConfigError(f"campaign {name!r} does not exist in {store.url}: give a task to create it")
+            options = dict(task_options or {})
+            task_obj = _task_for_new_campaign(task, options)
+            defaults = task_obj.defaults_for(oracle)
+            resolved = CampaignSettings.resolve(defaults, {**settings, "task_options": options})
+            budget = int(budget or defaults.get("budget", DEFAULT_BUDGET))
+            config = resolved.to_stored(budget=budget)
+            existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
+            if created:
+                return cls(store, existing, task_obj, device=device, particle_batch_size=particle_batch_size)
+        if task is not None and task != existing.task:
+            raise ConfigError(
+                f"campaign {name!r} was created with task {existing.task!r}; you passed {task!r}: "
+                "use --name to start a new campaign"
+            )
+        if seed is not None and int(seed) != existing.seed:
+            raise ConfigError(
+                f"campaign {name!r} was created with seed={existing.seed}; you passed seed={seed}: "
+                "drop --seed to resume it, or use --name to start a new campaign"
+            )
+        stored = CampaignSettings.from_stored(existing.config)
+        changed = stored.differences({**settings, "task_options": task_options})
+        if changed:
+            details = "; ".join(f"{key}={old!r} (you passed {new!r})" for key, (old, new) in sorted(changed.items()))
+            raise ConfigError(f"campaign {name!r} was created with {details}: drop these options to resume it, "
+                              "or use --name to start a new campaign")
+        return cls(store, existing, load_task(existing.task, stored.task_options),
+                   device=device, particle_batch_size=particle_batch_size)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def id(self) -> int:
+        return self.record.id
+
+    @property
+    def budget(self) -> int:
+        """The number of finished trials a run aims for when given no budget."""
+        return stored_budget(self.record.config, DEFAULT_BUDGET)
+
+    @property
+    def seed(self) -> int:
+        return self.record.seed
+
+    @property
+    def prior(self) -> DiffusionPrior:
+        if self._prior is None:
+            self._prior = self.task.load_prior(torch.device(self.device))
+        return self._prior
+
+    # -- asking and telling ----------------------------------------------------------------------------------------
+
+    def ask(self, n: int | None = None) -> list[TrialRecord]:
+        """Propose ``n`` (default: the batch size) new candidates, stored as waiting trials before returning."""
+        return self._propose_round(n or self.settings.batch_size, state=TrialState.WAITING)
+
+    def tell(self, trial_id: int, value: float, *, sem: float | None = None, rater: str | None = None) -> TrialRecord:
+        """Record ``value`` for a trial; the same value again is a no-op, a different one raises."""
+        outcome = Outcome(value=finite_value(value, trial_id))
+        return record_outcome(self.storage, self.id, trial_id, outcome, sem=sem, rater=rater)
+
+    def fail(self, trial_id: int, reason: str) -> TrialRecord:
+        """Mark a trial failed with ``reason``."""
+        return record_outcome(self.storage, self.id, trial_id, Outcome(error=valid_reason(reason, trial_id)))
+
+    def trials(self, states: Iterable[str] | None = None) -> list[TrialRecord]:
+        """All trials (or those in ``states``), in the order they were asked."""
+        return self.storage.trials(self.id, states=states)
+
+    def best(self) -> TrialRecord | None:
+        """The completed trial with the highest value (None before any)."""
+        done = self.trials([TrialState.COMPLETED])
+        return max(done, key=lambda t: t.value) if done else None
+
+    def finished_count(self) -> int:
+        """Trials that spent an oracle query: completed or failed."""
+        return _finished(self.storage.count_trials(self.id))
+
+    # -- the loop --------------------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        budget: int | None = None,
+        oracle: Oracle | Callable | str | None = None,
+        *,
+        oracle_command: str | None = None,
+        oracle_timeout: float = DEFAULT_ORACLE_TIMEOUT_S,
+        retries: int = 0,
+        max_failure_rate: float = 0.5,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        progress: bool = False,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        """Ask, query the oracle and tell until ``budget`` trials are finished (completed or failed).
+
+        Args:
+            budget: total finished trials to reach (default: the campaign's).
+            oracle: a callable ``f(x [B, *shape]) -> values``, an :class:`Oracle`, ``"module:function"``,
+                ``"path/to/file.py:function"`` or ``"human"``; default: the task's own oracle.
+            oracle_command: a shell command speaking JSON lines instead.
+            retries: re-query failed trials this many times.
+            max_failure_rate: stop with :class:`~oboptim.oracles.TooManyFailures` past this fraction of failures.
+            progress: show a progress bar (the command line does; the library is quiet by default).
+            log: where each round's one-line summary goes (default: nowhere; the command line sends it to standard
+                error).
+        """
+        budget = int(budget or self.budget)
+        oracle_obj = resolve_oracle(oracle, self.oracle_context(oracle_timeout), command=oracle_command)
+        failures = FailureBudget(max_failure_rate)
+        failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
+        self.requeue_dead_workers()
+        bar = _progress_bar(budget, self.finished_count(), enabled=progress)
+        say = _say_beside(bar, log)
+        try:
+            while (finished := _finished(counts := self.storage.count_trials(self.id))) < budget:
+                claimed = self.storage.claim_trials(self.id, self.worker, lease_seconds,
+                                                    limit=self.settings.batch_size)
+                if claimed:
+                    self._evaluate(oracle_obj, claimed, retries, failures, bar)
+                    continue
+                outstanding = counts.get(TrialState.WAITING, 0) + counts.get(TrialState.RUNNING, 0)
+                n = min(self.settings.batch_size, budget - finished - outstanding)
+                if n <= 0:  # other workers hold the rest of the budget
+                    time.sleep(_POLL_SECONDS)
+                    continue
+                trials = self._propose_round(n, state=TrialState.RUNNING, lease_seconds=lease_seconds,
+                                             max_trials=budget)
+                if trials:
+                    self._evaluate(oracle_obj, trials, retries, failures, bar)
+                    say(self.round_summary(trials[0].round, budget))
+        finally:
+            if bar is not None:
+                bar.close()
+            oracle_obj.close()
+
+    def oracle_context(self, timeout: float = DEFAULT_ORACLE_TIMEOUT_S) -> OracleContext:
+        """What an oracle built for this campaign may use: its task, storage and name."""
+        return OracleContext(task=self.task, storage=self.storage, campaign_name=self.name, timeout=timeout)
+
+    def requeue_dead_workers(self) -> int:
+        """Put back to waiting the running trials of processes on this host that no longer exist."""
+        host = socket.gethostname()
+        released = 0
+        for trial in self.trials([TrialState.RUNNING]):
+            owner_host, _, pid = (trial.worker or "").rpartition(":")
+            if owner_host == host and pid.isdigit() and not _process_alive(int(pid)):
+                try:
+                    self.storage.release_trial(trial.id, worker=trial.worker, campaign_id=self.id)
+                    released += 1
+                except TrialConflictError:
+                    pass  # finished or taken meanwhile
+        return released
+
+    def round_summary(self, round_index: int, budget: int | None = None) -> str:
+        """One line: progress, best so far, surrogate fit, ESS and the surrogate-vs-oracle gap of a round."""
+        record = self.storage.get_round(self.id, round_index)
+        diag = RoundDiagnostics.from_json(record.diagnostics if record else None)
+        best = self.best()
+        parts = [f"round {round_index:3d}", f"{self.finished_count()}/{budget or self.budget} done",
+                 f"best {best.value:.4g}" if best else "best -"]
+        if diag.source == SMC:
+            parts.append(f"fit {diag.seconds_fit or 0:.1f}s")
+            parts.append(f"propose {diag.seconds_propose:.1f}s")
+            ess_min = float("nan") if diag.ess_min is None else diag.ess_min
+            parts.append(f"ESS min {ess_min:.0f}/{self.settings.particles}")
+        else:
+            parts.append("prior samples")
+        if diag.gap is not None:
+            parts.append(f"gap {diag.gap.gap:+.3g} (rmse {diag.gap.gap_rmse:.3g})")
+        return " | ".join(parts)
+
+    # -- internals -------------------------------------------------------------------------------------------------
+
+    def _history(self) -> History:
+        trials = self.trials()
+        shape = self._domain_shape(trials)
+        done = [t for t in trials if t.state == TrialState.COMPLETED]
+        pending = [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+        stack = lambda ts: np.stack([t.x for t in ts]) if ts else np.zeros((0, *shape), np.float32)  # noqa: E731
+        return History(stack(done), np.array([t.value for t in done], dtype=np.float64), stack(pending))
+
+    def _domain_shape(self, trials: list[TrialRecord]) -> tuple[int, ...]:
+        return tuple(trials[0].x.shape) if trials else tuple(self.prior.sample_shape)
+
+    def _propose_round(self, n: int, *, state: str, lease_seconds: float | None = None,
+                       max_trials: int | None = None) -> list[TrialRecord]:
+        """Propose and store one round; [] when concurrent workers already hold all of ``max_trials``."""
+        while True:  # another worker may take the same round number first: each loss means the campaign moved on
+            round_index = len(self.storage.rounds(self.id))
+            generator = round_generator(self.seed, round_index, self.device)
+            rng_state = generator.get_state().cpu().numpy().tobytes()
+            proposal = propose(self.task, self.prior, self.settings, self._history(), n, generator,
+                               round_index=round_index, particle_batch_size=self.particle_batch_size)
+            try:
+                return self.storage.add_round(
+                    self.id, round_index, list(proposal.xs), [p.to_json() for p in proposal.provenances], rng_state,
+                    proposal.diagnostics.to_json(),
+                    surrogate=proposal.surrogate, state=state,
+                    worker=self.worker if state == TrialState.RUNNING else None,
+                    lease_seconds=lease_seconds if state == TrialState.RUNNING else None, max_trials=max_trials,
+                )
+            except RoundExistsError:
+                continue
+
+    def _evaluate(self, oracle: Oracle, trials: list[TrialRecord], retries: int, failures: FailureBudget,
+                  bar) -> None:
+        xs = np.stack([t.x for t in trials])
+        outcomes = evaluate_with_retries(oracle, [t.id for t in trials], xs, retries)
+        # told by someone else meanwhile (e.g. `oboptim tell`): the first answer stands
+        record_outcomes(self.storage, self.id, [(t.id, o) for t, o in zip(trials, outcomes)], skip_conflicts=True)
+        if bar is not None:
+            bar.n = self.finished_count()
+            bar.refresh()
+        failures.record(outcomes)
+        failures.check()
+
+
+def _task_for_new_campaign(spec: str, options: dict[str, Any]) -> Task:
+    """Load the task with its options, first checking that none of its required options is missing."""
+    _, required = task_options_of(spec)
+    missing = [name for name in required if options.get(name) is None]
+    if missing:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
+        raise ConfigError(f"task {spec!r} needs {', '.join(missing)} (on the command line: {flags})")
+    return load_task(spec, options)
+
+
+def _finished(counts: Mapping[str, int]) -> int:
+    return counts.get(TrialState.COMPLETED, 0) + counts.get(TrialState.FAILED, 0)
+
+
+def _outcome_of(trial: TrialRecord) -> Outcome:
+    return Outcome(value=trial.value) if trial.state == TrialState.COMPLETED else Outcome(error=trial.error or "failed")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _say_beside(bar, log: Callable[[str], None] | None) -> Callable[[str], None]:
+    """``log`` for round summaries, written so that they do not break a progress bar on the terminal."""
+    if log is None:
+        return lambda line: None
+    if bar is None:
+        return log
+
+    def say(line: str) -> None:
+        with bar.external_write_mode(file=sys.stderr):
+            log(line)
+
+    return say
+
+
+def _progress_bar(total: int, initial: int, *, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="trials", unit="trial", dynamic_ncols=True, file=sys.stderr)

@@ -1,0 +1,62 @@
+"""Campaign history as CSV or JSON: one row per trial."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from oboptim._records import Provenance
+
+COLUMNS = ("trial_id", "number", "round", "state", "value", "error", "x", "predicted_mean", "predicted_std",
+           "acquisition", "log_weight", "source", "worker", "created_at", "finished_at")
+
+
+def trial_row(trial) -> dict[str, Any]:
+    """The exported fields of one trial; ``x`` as a JSON list."""
+    prov = Provenance.from_json(trial.provenance)
+    return {
+        "trial_id": trial.id,
+        "number": trial.number,
+        "round": trial.round,
+        "state": str(trial.state),
+        "value": trial.value,
+        "error": trial.error,
+        "x": json.dumps(trial.x.tolist()),
+        "predicted_mean": prov.predicted_mean,
+        "predicted_std": prov.predicted_std,
+        "acquisition": prov.acquisition,
+        "log_weight": prov.log_weight,
+        "source": prov.source,
+        "worker": trial.worker,
+        "created_at": trial.created_at.isoformat() if trial.created_at else None,
+        "finished_at": trial.finished_at.isoformat() if trial.finished_at else None,
+    }
+
+
+def export_trials(campaign, fmt: str = "csv") -> str:
+    """All trials of ``campaign`` as ``"csv"`` or ``"json"`` text."""
+    rows = [trial_row(t) for t in campaign.trials()]
+    if fmt == "json":
+        for row in rows:
+            row["x"] = json.loads(row["x"])
+            row["provenance"] = None
+        return json.dumps([_json_safe(r) for r in rows], indent=1) + "\n"
+    if fmt != "csv":
+        raise ValueError(f"format must be csv or json, got {fmt!r}")
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if row[k] is None else row[k] for k in COLUMNS})
+    return buffer.getvalue()
+
+
+def _json_safe(row: dict[str, Any]) -> dict[str, Any]:
+    row.pop("provenance", None)
+    return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
+
+
+__all__ = ["COLUMNS", "export_trials", "trial_row"]

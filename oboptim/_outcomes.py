@@ -1,0 +1,84 @@
+"""Recording an outcome: the one path by which a trial's value or failure reaches storage.
+
+``oboptim tell``, :meth:`oboptim.Campaign.tell` and :meth:`~oboptim.Campaign.fail`, the campaign's own loop and the
+rating page all call :func:`record_outcome`. It writes the outcome (one transaction; a finished trial is immutable)
+and refreshes what depends on it: the surrogate-vs-oracle gap of the trial's round, stored in the round's
+diagnostics, which reveals over-optimisation (a surrogate that promises more than the oracle gives).
+
+It needs only the storage, not the task or its prior, so telling a value costs no model loading.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from oboptim._records import GapSummary, Provenance
+from oboptim.oracles._base import Outcome
+from oboptim.storage._errors import TrialConflictError
+from oboptim.storage._records import TrialRecord, TrialState
+from oboptim.storage._store import Storage
+
+
+def record_outcome(storage: Storage, campaign_id: int, trial_id: int, outcome: Outcome, *,
+                   sem: float | None = None, rater: str | None = None) -> TrialRecord:
+    """Store ``outcome`` for trial ``trial_id`` of campaign ``campaign_id`` and refresh its round's gap.
+
+    A value completes the trial (the same value again is a no-op, a different one raises
+    :class:`~oboptim.storage.TrialConflictError`); an error fails it with that reason.
+    """
+    record = _write(storage, campaign_id, trial_id, outcome, sem=sem, rater=rater)
+    if not outcome.failed:
+        update_gaps(storage, campaign_id, [record.round])
+    return record
+
+
+def record_outcomes(storage: Storage, campaign_id: int, outcomes: Sequence[tuple[int, Outcome]], *,
+                    rater: str | None = None, skip_conflicts: bool = False) -> list[TrialRecord | None]:
+    """:func:`record_outcome` for a batch, refreshing each round's gap once.
+
+    With ``skip_conflicts`` a trial finished meanwhile by someone else (``oboptim tell`` while the loop's oracle
+    ran) keeps its first answer and gets None here, instead of raising.
+    """
+    records: list[TrialRecord | None] = []
+    for trial_id, outcome in outcomes:
+        try:
+            records.append(_write(storage, campaign_id, trial_id, outcome, rater=rater))
+        except TrialConflictError:
+            if not skip_conflicts:
+                raise
+            records.append(None)
+    update_gaps(storage, campaign_id, [r.round for r in records if r is not None and r.state == TrialState.COMPLETED])
+    return records
+
+
+def _write(storage: Storage, campaign_id: int, trial_id: int, outcome: Outcome, *, sem: float | None = None,
+           rater: str | None = None) -> TrialRecord:
+    if outcome.failed:
+        return storage.fail_trial(trial_id, outcome.error, campaign_id=campaign_id)
+    return storage.complete_trial(trial_id, outcome.value, sem=sem, rater=rater, campaign_id=campaign_id)
+
+
+def update_gaps(storage: Storage, campaign_id: int, rounds: Iterable[int]) -> None:
+    """Store predicted-vs-observed statistics of each round's completed trials that a surrogate predicted."""
+    for round_index in sorted(set(rounds)):
+        gap = round_gap(storage.trials(campaign_id, states=[TrialState.COMPLETED], round=round_index))
+        if gap is not None:
+            storage.update_round_diagnostics(campaign_id, round_index, gap.to_json())
+
+
+def round_gap(completed: list[TrialRecord]) -> GapSummary | None:
+    """The gap over ``completed`` trials with a prediction (None when none has one)."""
+    pairs = [(p.predicted_mean, t.value) for t in completed
+             if (p := Provenance.from_json(t.provenance)).has_prediction]
+    if not pairs:
+        return None
+    predicted, observed = (np.array(column, dtype=np.float64) for column in zip(*pairs))
+    errors = predicted - observed
+    return GapSummary(gap=float(errors.mean()), gap_rmse=float(np.sqrt(np.mean(errors**2))),
+                      observed_mean=float(observed.mean()), predicted_mean=float(predicted.mean()),
+                      observed_count=len(pairs))
+
+
+__all__ = ["record_outcome", "record_outcomes", "round_gap", "update_gaps"]

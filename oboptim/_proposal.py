@@ -1,0 +1,256 @@
+"""One round's proposal, as a pipeline of small named steps (docs/algorithm.md, "The online loop").
+
+Round 0 (or any round with no completed trial yet) samples the prior. Later rounds run these steps, each a function
+that can be called and tested alone:
+
+1. :func:`fit_surrogate`: the surrogate kind of the settings, fitted on the task's features of every completed trial;
+2. :func:`condition_on_pending`: the fitted model told about candidates asked but not yet scored, so a batch does not
+   pile onto one spot;
+3. :func:`build_acquisition`: the acquisition kind of the settings on that model;
+4. :func:`tilt`: what the sampler sees, ``p(x) exp(a(x) / (scale * alpha))``, with ``scale`` 1 or the observed values'
+   spread (``alpha_units=std``);
+5. :func:`sample`: the DAS sampler, one group per requested candidate;
+6. :func:`select`: the batch from the final particles (the selection kind of the settings);
+7. :func:`describe`: decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot.
+
+All randomness comes from one generator, so a round is a pure function of the history, the settings and the seed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from oboptim._records import PRIOR, SMC, Provenance, RoundDiagnostics
+from oboptim._registry import SURROGATES
+from oboptim._settings import CampaignSettings
+from oboptim._task import Task
+from oboptim.acquisition._base import Acquisition, make_acquisition
+from oboptim.priors._diffusion_prior import DiffusionPrior
+from oboptim.sampling._baselines import ddim_sample
+from oboptim.sampling._result import SMCResult
+from oboptim.sampling._selection import select_particles
+from oboptim.sampling._smc import SMCSampler
+from oboptim.surrogates._base import FitReport, Surrogate
+
+
+@dataclass(frozen=True)
+class History:
+    """What the campaign knows when it proposes.
+
+    Attributes:
+        X: ``[n, *domain_shape]`` completed candidates, in trial order.
+        y: ``[n]`` their observed values.
+        pending: ``[p, *domain_shape]`` asked but unfinished candidates.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    pending: np.ndarray
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """Candidates ``xs`` ``[B, *domain_shape]`` with one provenance each, the round's diagnostics and, after round 0,
+    the surrogate snapshot (``train_size``, ``hyperparameters``, ``diagnostics``)."""
+
+    xs: np.ndarray
+    provenances: list[Provenance]
+    diagnostics: RoundDiagnostics
+    surrogate: dict[str, Any] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class FittedSurrogate:
+    """Step 1's result: the fitted surrogate, its fit report, and the seconds the fit took."""
+
+    surrogate: Surrogate
+    report: FitReport
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Tilt:
+    """Step 4's result: the sampler's reward ``acquisition(x) / scale`` and its KL coefficient.
+
+    Attributes:
+        reward: ``x [B, *domain_shape] -> [B]`` on the particles' device, differentiable.
+        scale: what the acquisition is divided by (1, or the observed values' standard deviation).
+        alpha: the KL coefficient the sampler uses, for the scaled reward.
+    """
+
+    reward: Callable[[Tensor], Tensor]
+    scale: float
+    alpha: float
+
+
+# -- the pipeline ----------------------------------------------------------------------------------------------------
+
+
+def propose(
+    task: Task,
+    prior: DiffusionPrior,
+    settings: CampaignSettings,
+    history: History,
+    num_candidates: int,
+    generator: torch.Generator,
+    *,
+    round_index: int,
+    particle_batch_size: int | None = None,
+) -> Proposal:
+    """``num_candidates`` new candidates for round ``round_index``, all randomness from ``generator``."""
+    if history.y.shape[0] == 0:
+        return propose_from_prior(prior, settings, num_candidates, generator, round_index, particle_batch_size)
+    started = time.perf_counter()
+    fitted = fit_surrogate(task, settings, history, generator)
+    model = condition_on_pending(fitted.surrogate, task, history)
+    acquisition = build_acquisition(settings, model, task, history, generator)
+    tilted = tilt(acquisition, settings, history)
+    result = sample(prior, tilted, settings, num_candidates, generator, particle_batch_size)
+    groups, picks = select(result, settings, generator)
+    return describe(task, prior, settings, history, fitted, model, tilted, result, groups, picks,
+                    round_index=round_index, seconds=time.perf_counter() - started)
+
+
+def propose_from_prior(prior: DiffusionPrior, settings: CampaignSettings, num_candidates: int,
+                       generator: torch.Generator, round_index: int,
+                       particle_batch_size: int | None = None) -> Proposal:
+    """Round 0: ``num_candidates`` samples of the prior itself."""
+    started = time.perf_counter()
+    xs = sample_from_prior(prior, num_candidates, settings.steps, generator, particle_batch_size)
+    provenance = Provenance(source=PRIOR, round=round_index, steps=settings.steps)
+    diagnostics = RoundDiagnostics(source=PRIOR, seconds_propose=time.perf_counter() - started)
+    return Proposal(xs, [provenance] * num_candidates, diagnostics)
+
+
+def sample_from_prior(prior: DiffusionPrior, n: int, steps: int, generator: torch.Generator,
+                      batch_size: int | None = None) -> np.ndarray:
+    """``n`` decoded prior samples ``[n, *domain_shape]`` float32, as a campaign's round 0 draws them."""
+    samples = ddim_sample(prior, n, steps, generator, batch_size=batch_size)
+    with torch.no_grad():
+        return prior.decode(samples).float().cpu().numpy()  # a costly decoder bounds its own batches (sd's VAE)
+
+
+def fit_surrogate(task: Task, settings: CampaignSettings, history: History,
+                  generator: torch.Generator) -> FittedSurrogate:
+    """Step 1: a fresh surrogate of the settings' kind, fitted on the features of the completed candidates."""
+    started = time.perf_counter()
+    surrogate: Surrogate = SURROGATES.get(settings.surrogate)()
+    report = surrogate.fit(features_of(task, history.X), torch.as_tensor(history.y, dtype=torch.float64),
+                           generator=cpu_generator(generator))
+    return FittedSurrogate(surrogate, report, time.perf_counter() - started)
+
+
+def condition_on_pending(surrogate: Surrogate, task: Task, history: History) -> Surrogate:
+    """Step 2: the surrogate conditioned on the pending candidates (itself when there are none)."""
+    if history.pending.shape[0] == 0:
+        return surrogate
+    return surrogate.condition_on_pending(features_of(task, history.pending))
+
+
+def build_acquisition(settings: CampaignSettings, model: Surrogate, task: Task, history: History,
+                      generator: torch.Generator) -> Acquisition:
+    """Step 3: the settings' acquisition kind on ``model``, incumbent = the best observed value."""
+    return make_acquisition(settings.acquisition, model, features=task.features, beta=settings.beta,
+                            best_f=float(history.y.max()), generator=cpu_generator(generator))
+
+
+def tilt(acquisition: Acquisition, settings: CampaignSettings, history: History) -> Tilt:
+    """Step 4: the sampler's reward and alpha. With ``alpha_units=std`` the acquisition is divided by the standard
+    deviation of the observed values, so that one alpha tilts every oracle alike."""
+    scale = reward_scale(settings, history.y)
+    return Tilt(_on_device_of_input(acquisition, scale), scale, settings.alpha)
+
+
+def sample(prior: DiffusionPrior, tilted: Tilt, settings: CampaignSettings, num_candidates: int,
+           generator: torch.Generator, particle_batch_size: int | None = None) -> SMCResult:
+    """Step 5: DAS on ``p(x) exp(reward(x) / alpha)``, one group of ``settings.particles`` per candidate."""
+    config = settings.smc_config(alpha=tilted.alpha, particle_batch_size=particle_batch_size)
+    return SMCSampler.from_config(prior, tilted.reward, config).sample(num_candidates, generator)
+
+
+def select(result: SMCResult, settings: CampaignSettings, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Step 6: the batch's ``(group, particle)`` indices ``[B]`` each, by the settings' selection kind."""
+    return select_particles(result, settings.selection, generator)
+
+
+def describe(task: Task, prior: DiffusionPrior, settings: CampaignSettings, history: History,
+             fitted: FittedSurrogate, model: Surrogate, tilted: Tilt, result: SMCResult, groups: Tensor,
+             picks: Tensor, *, round_index: int, seconds: float) -> Proposal:
+    """Step 7: the decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot."""
+    with torch.no_grad():
+        xs = prior.decode(result.particles[groups, picks]).float()
+        mean, variance = model.posterior(task.features(xs.cpu()).double())
+    latent_variance = variance.clamp_min(0)
+    # The oracle's values carry observation noise; calibration compares them with the predictive spread.
+    noise_variance = model.noise_variance()
+    # The sampler scored every final particle already; undo the scaling to store oracle units.
+    acquisition_values = result.rewards[groups, picks] * tilted.scale
+    stored_settings = settings.to_json()
+    provenances = [
+        Provenance(
+            source=SMC, round=round_index, group=int(groups[i]), particle=int(picks[i]),
+            log_weight=float(result.log_weights[groups[i], picks[i]]), acquisition=float(acquisition_values[i]),
+            predicted_mean=float(mean[i]), predicted_std=float(latent_variance[i].sqrt()),
+            predictive_std=float((latent_variance[i] + noise_variance) ** 0.5), surrogate_version=round_index,
+            train_size=int(history.y.shape[0]), pending=int(history.pending.shape[0]), settings=stored_settings,
+        )
+        for i in range(len(groups))
+    ]
+    diagnostics = RoundDiagnostics(
+        source=SMC, seconds_fit=fitted.seconds, seconds_propose=seconds - fitted.seconds,
+        ess=result.ess.mean(-1).tolist(), ess_min=float(result.ess.min()), final_ess=result.ess[-1].tolist(),
+        lambdas=result.lambdas.mean(-1).tolist(), log_z=result.log_z.tolist(),
+        reward_trace=result.reward_trace.mean(-1).tolist(), resample_count=int(result.resampled.sum()),
+        alpha=tilted.alpha, alpha_scale=tilted.scale, acquisition=settings.acquisition,
+    )
+    snapshot = {"train_size": int(history.y.shape[0]), "hyperparameters": fitted.report.hyperparameters,
+                "diagnostics": fitted.report.diagnostics}
+    return Proposal(xs.cpu().numpy(), provenances, diagnostics, snapshot)
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def features_of(task: Task, x: np.ndarray | Tensor) -> Tensor:
+    """The task's features of candidates ``x [n, *domain_shape]``: ``[n, F]`` float64, no gradient."""
+    with torch.no_grad():
+        return task.features(torch.as_tensor(x, dtype=torch.float32)).double()
+
+
+def reward_scale(settings: CampaignSettings, y: np.ndarray) -> float:
+    """What the acquisition is divided by before the sampler sees it: 1, or the observed values' std."""
+    if settings.alpha_units != "std" or y.shape[0] < 2:
+        return 1.0
+    spread = float(np.std(y))
+    return spread if np.isfinite(spread) and spread > 0 else 1.0
+
+
+def cpu_generator(generator: torch.Generator) -> torch.Generator:
+    """A CPU generator seeded from ``generator``, for the CPU-side surrogate."""
+    if generator.device.type == "cpu":
+        return generator
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device).item())
+    return torch.Generator().manual_seed(seed)
+
+
+def _on_device_of_input(acquisition: Acquisition, scale: float = 1.0) -> Callable[[Tensor], Tensor]:
+    """The surrogate lives on the CPU; particles may live on a GPU. Move across, keeping the gradient."""
+
+    def reward(x: Tensor) -> Tensor:
+        if x.device.type == "cpu":
+            return acquisition(x) / scale
+        return (acquisition(x.cpu()) / scale).to(x.device)
+
+    return reward
+
+
+__all__ = ["FittedSurrogate", "History", "Proposal", "Tilt", "build_acquisition", "condition_on_pending",
+           "describe", "features_of", "fit_surrogate", "propose", "propose_from_prior", "reward_scale", "sample",
+           "sample_from_prior", "select", "tilt"]

@@ -1,0 +1,221 @@
+"""Campaign settings: what shapes a campaign's proposals, typed, validated once and stored with the campaign.
+
+:class:`CampaignSettings` holds every choice that changes *what* a campaign proposes (the surrogate, the acquisition,
+the sampler). It is resolved once, when a campaign is created, from three layers: the library's defaults (the field
+defaults below), the task's ``defaults`` (and those of a named oracle), and the user's choices. It is stored as JSON
+with its schema version; reopening the campaign with a different value for any of them is an error naming the keys,
+so that a resumed campaign is the same campaign.
+
+What changes only *where or how long* a campaign runs (budget, device, retries, lease, particles per denoiser call)
+is not a setting: those are arguments of :meth:`oboptim.Campaign.open` and :meth:`oboptim.Campaign.run`.
+
+The sampler's :class:`~oboptim.sampling.SMCConfig` is derived from the settings (:meth:`CampaignSettings.smc_config`),
+so a sampler setting is named once.
+
+Example:
+    >>> settings = CampaignSettings.resolve({"alpha": 0.05}, {"particles": 32})
+    >>> settings.particles, settings.alpha, settings.acquisition
+    (32, 0.05, 'ucb')
+    >>> CampaignSettings.from_stored(settings.to_stored()) == settings
+    True
+
+This module imports nothing heavy: the command line validates settings without loading torch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from oboptim._registry import ACQUISITIONS, RESAMPLERS, SELECTIONS, SURROGATES, TEMPERING_SCHEDULES
+from oboptim.errors import ConfigError
+from oboptim.sampling._config import SMCConfig
+
+SETTINGS_SCHEMA = 2
+"""Version of the stored form: 1 was a flat dict of settings with the budget mixed in (before typed settings)."""
+
+ALPHA_UNITS = ("oracle", "std")
+
+# Keys a task's ``defaults`` may hold besides settings: how long and in what chunks a campaign runs by default.
+TASK_RUN_DEFAULTS = frozenset({"budget", "particle_batch_size"})
+
+# Legacy values of settings that a schema-1 campaign may lack because it was created before they existed: missing
+# keys keep the behaviour the campaign had when it was created, whatever today's defaults are.
+_SCHEMA_1_MISSING = {"alpha_units": "oracle", "selection": "resample"}
+
+TaskOptionValue = str | int | float | bool | None
+
+
+@dataclass(frozen=True)
+class CampaignSettings:
+    """The settings that shape a campaign's proposals (validated on construction; immutable).
+
+    Attributes:
+        batch_size: candidates per round.
+        surrogate: a kind of :data:`oboptim.surrogates.SURROGATES` (``gp``, ``ensemble``).
+        acquisition: a kind of :data:`oboptim.acquisition.ACQUISITIONS` (``ucb``, ``mean``, ``thompson``, ...).
+        beta: UCB's exploration weight on the posterior standard deviation (>= 0).
+        alpha: the KL coefficient of the target ``p(x) exp(a(x) / alpha)``; smaller trusts the acquisition more.
+        alpha_units: ``oracle`` (alpha in the oracle's units, as in the DAS paper) or ``std`` (in standard deviations
+            of the values observed so far, so one alpha suits any oracle's scale).
+        particles: SMC particles per candidate (N).
+        steps: reverse diffusion steps (K).
+        resampling: a kind of :data:`oboptim.sampling.RESAMPLERS`.
+        ess_threshold: resample a group when its ESS falls below this fraction of N, in [0, 1].
+        tempering: a kind of :data:`oboptim.sampling.TEMPERING_SCHEDULES`.
+        gamma: tempering rate (> 0).
+        guidance: shift proposals along the acquisition's gradient; False is the derivative-free mode.
+        selection: a kind of :data:`oboptim.sampling.SELECTIONS`: how the batch is taken from the particles.
+        task_options: keyword options of a task that takes them (``sd``: ``prior_path``, ``prompt``, ...); they
+            shape the prior, so they are settings too.
+    """
+
+    batch_size: int = 16
+    surrogate: str = "gp"
+    acquisition: str = "ucb"
+    beta: float = 2.0
+    alpha: float = 1.0
+    alpha_units: str = "oracle"
+    particles: int = 64
+    steps: int = 100
+    resampling: str = "ssp"
+    ess_threshold: float = 0.5
+    tempering: str = "exp"
+    gamma: float = 0.008
+    guidance: bool = True
+    selection: str = "resample"
+    task_options: Mapping[str, TaskOptionValue] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "task_options", dict(self.task_options) if isinstance(self.task_options, Mapping)
+                           else self.task_options)
+        for name in ("batch_size", "particles", "steps"):
+            _check(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "a positive integer", self)
+        for name in ("alpha", "gamma"):
+            value = getattr(self, name)
+            _check(_is_number(value) and math.isfinite(value) and value > 0, name, "a positive number", self)
+        _check(_is_number(self.beta) and math.isfinite(self.beta) and self.beta >= 0, "beta", "a number >= 0", self)
+        _check(_is_number(self.ess_threshold) and 0 <= self.ess_threshold <= 1, "ess_threshold",
+               "a number in [0, 1]", self)
+        _check(isinstance(self.guidance, bool), "guidance", "true or false", self)
+        if self.alpha_units not in ALPHA_UNITS:
+            raise ConfigError(f"alpha_units must be one of {', '.join(ALPHA_UNITS)}; got {self.alpha_units!r}")
+        for registry in (SURROGATES, ACQUISITIONS, RESAMPLERS, TEMPERING_SCHEDULES, SELECTIONS):
+            registry.check(getattr(self, registry.setting))
+        options = self.task_options
+        if not isinstance(options, Mapping) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in options.items()
+        ):
+            raise ConfigError(f"task_options must map names to numbers, strings or booleans; got {options!r}")
+        for name in ("beta", "alpha", "gamma", "ess_threshold"):  # 1 and 1.0 are the same setting
+            object.__setattr__(self, name, float(getattr(self, name)))
+
+    # -- building ----------------------------------------------------------------------------------------------------
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """Every setting's name, in declaration order."""
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def resolve(cls, task_defaults: Mapping[str, Any] | None = None,
+                overrides: Mapping[str, Any] | None = None) -> CampaignSettings:
+        """Library defaults < ``task_defaults`` < ``overrides`` (``None`` values are ignored).
+
+        ``task_defaults`` may also hold :data:`TASK_RUN_DEFAULTS` (ignored here); any other unknown key, in either
+        layer, is an error naming it.
+        """
+        task_defaults = dict(task_defaults or {})
+        overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+        _refuse_unknown(set(task_defaults) - TASK_RUN_DEFAULTS, "the task's defaults")
+        _refuse_unknown(set(overrides), "the settings")
+        values = {k: v for k, v in task_defaults.items() if k not in TASK_RUN_DEFAULTS}
+        values.update(overrides)
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> CampaignSettings:
+        """A copy with ``changes`` applied (validated again)."""
+        _refuse_unknown(set(changes), "the settings")
+        return dataclasses.replace(self, **changes)
+
+    # -- storing -----------------------------------------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as a plain JSON object (``task_options`` a plain dict)."""
+        return {f.name: (dict(getattr(self, f.name)) if f.name == "task_options" else getattr(self, f.name))
+                for f in fields(self)}
+
+    def to_stored(self, **campaign_fields: Any) -> dict[str, Any]:
+        """The campaign's stored config: ``{"schema": 2, "settings": {...}, **campaign_fields}`` (e.g. budget)."""
+        return {"schema": SETTINGS_SCHEMA, "settings": self.to_json(), **campaign_fields}
+
+    @classmethod
+    def from_stored(cls, config: Mapping[str, Any]) -> CampaignSettings:
+        """The settings of a stored campaign config, of this schema or of schema 1 (a flat dict, budget included)."""
+        schema = config.get("schema", 1)
+        if schema == SETTINGS_SCHEMA:
+            values = dict(config.get("settings") or {})
+        elif schema == 1:
+            values = {**_SCHEMA_1_MISSING, **{k: v for k, v in config.items() if k not in TASK_RUN_DEFAULTS}}
+        else:
+            raise ConfigError(f"this campaign's settings have schema {schema!r}, newer than this oboptim reads "
+                              f"({SETTINGS_SCHEMA}): upgrade oboptim")
+        return cls.from_json(values)
+
+    @classmethod
+    def from_json(cls, values: Mapping[str, Any]) -> CampaignSettings:
+        """Settings from :meth:`to_json`'s output; a key this version does not know is an error."""
+        unknown = sorted(set(values) - set(cls.names()))
+        if unknown:
+            raise ConfigError(f"these stored settings hold {', '.join(unknown)}, which this oboptim does not know: "
+                              "upgrade oboptim")
+        return cls(**values)
+
+    def differences(self, overrides: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """``{key: (stored, given)}`` for every explicitly given (not None) value that differs from these settings."""
+        _refuse_unknown({k for k, v in overrides.items() if v is not None}, "the settings")
+        given = {k: v for k, v in overrides.items() if v is not None}
+        probe = self.replace(**given) if given else self  # validates and normalises (2 == 2.0) the given values
+        return {k: (getattr(self, k), given[k]) for k in given if getattr(probe, k) != getattr(self, k)}
+
+    # -- what the settings decide ----------------------------------------------------------------------------------
+
+    def smc_config(self, *, alpha: float | None = None, particle_batch_size: int | None = None) -> SMCConfig:
+        """The sampler's settings; ``alpha`` overrides the KL coefficient (e.g. after scaling to the oracle's units)."""
+        return SMCConfig(
+            num_particles=self.particles, num_steps=self.steps, alpha=self.alpha if alpha is None else alpha,
+            resampling=self.resampling, ess_threshold=self.ess_threshold, tempering=self.tempering,
+            gamma=self.gamma, guidance=self.guidance, particle_batch_size=particle_batch_size,
+        )
+
+
+def stored_budget(config: Mapping[str, Any], default: int) -> int:
+    """The budget stored with a campaign (``default`` if none was stored)."""
+    budget = config.get("budget")
+    return default if budget is None else int(budget)
+
+
+def _check(ok: bool, name: str, expected: str, settings: CampaignSettings) -> None:
+    if not ok:
+        raise ConfigError(f"{name} must be {expected}; got {getattr(settings, name)!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _refuse_unknown(keys: set[str], where: str) -> None:
+    unknown = sorted(keys - set(CampaignSettings.names()))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} in {where}; known: "
+                          f"{', '.join(CampaignSettings.names())}")
+
+
+__all__ = ["ALPHA_UNITS", "SETTINGS_SCHEMA", "TASK_RUN_DEFAULTS", "CampaignSettings", "stored_budget"]

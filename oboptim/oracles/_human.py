@@ -1,0 +1,141 @@
+"""A person at a terminal as the oracle: each candidate is shown, and the rater types a number.
+
+Answers: a number (within ``[low, high]`` when bounds are set) scores the trial; ``f REASON`` or ``fail REASON`` marks
+it failed. An empty or invalid answer asks again, a few times, before the trial fails. At the end of input (EOF) the
+remaining trials fail, so a campaign run from a closed pipe stops asking instead of hanging.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import numpy as np
+
+from oboptim._registry import ORACLE_KINDS
+from oboptim.oracles._base import Oracle, Outcome, check_batch, one_line
+from oboptim.oracles._context import OracleContext
+
+INLINE_MAX_ELEMENTS = 12  # larger candidates are summarised
+EOF_REASON = "no input (EOF)"
+FAIL_WORDS = ("f", "fail")
+
+
+class _EndOfInput(Exception):
+    """The rater's input stream is exhausted."""
+
+
+class TerminalHumanOracle(Oracle):
+    """Asks a person for each candidate's score on a text stream.
+
+    Args:
+        input_stream: where answers are read, one per line (default: ``sys.stdin`` at construction).
+        output_stream: where candidates and prompts are written (default: ``sys.stdout`` at construction).
+        low, high: optional bounds for a valid score, inclusive.
+        max_attempts: invalid answers tolerated per trial before it fails with "no valid answer".
+    """
+
+    name = "human"
+
+    def __init__(
+        self,
+        input_stream: TextIO | None = None,
+        output_stream: TextIO | None = None,
+        low: float | None = None,
+        high: float | None = None,
+        max_attempts: int = 5,
+    ) -> None:
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"low ({low}) must not exceed high ({high})")
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+        self.input_stream = input_stream if input_stream is not None else sys.stdin
+        self.output_stream = output_stream if output_stream is not None else sys.stdout
+        self.low = low
+        self.high = high
+        self.max_attempts = max_attempts
+        self._input_ended = False
+
+    def evaluate(self, trial_ids: Sequence[int], xs: np.ndarray) -> list[Outcome]:
+        ids, xs = check_batch(trial_ids, xs)
+        outcomes = []
+        for trial_id, x in zip(ids, xs):
+            if self._input_ended:
+                outcomes.append(Outcome.failure(EOF_REASON))
+                continue
+            self._say(f"trial {trial_id}: x = {format_candidate(x)}")
+            try:
+                outcomes.append(self._ask_score())
+            except _EndOfInput:
+                self._input_ended = True
+                outcomes.append(Outcome.failure(EOF_REASON))
+        return outcomes
+
+    def _ask_score(self) -> Outcome:
+        for _ in range(self.max_attempts):
+            self._say(f"score{self._range_hint()} (or 'f REASON' to mark it failed): ", end="")
+            line = self.input_stream.readline()
+            if not line:
+                raise _EndOfInput
+            outcome, problem = self._parse_answer(line.strip())
+            if outcome is not None:
+                return outcome
+            self._say(problem)
+        return Outcome.failure(f"no valid answer after {self.max_attempts} attempts")
+
+    def _parse_answer(self, answer: str) -> tuple[Outcome | None, str]:
+        """``(outcome, "")`` for a valid answer, else ``(None, a one-line hint)``."""
+        if not answer:
+            return None, "empty answer: type a number, or 'f REASON'"
+        word, _, rest = answer.partition(" ")
+        if word.lower() in FAIL_WORDS:
+            return Outcome.failure(one_line(rest) or "marked failed by the rater"), ""
+        try:
+            value = float(answer)
+        except ValueError:
+            return None, f"not a number: {one_line(answer, 40)!r}; type a number, or 'f REASON'"
+        if not math.isfinite(value):
+            return None, "type a finite number"
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            return None, f"out of range: type a number{self._range_hint()}"
+        return Outcome.success(value), ""
+
+    def _range_hint(self) -> str:
+        if self.low is None and self.high is None:
+            return ""
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f" in [{low}, {high}]"
+
+    def _say(self, text: str, end: str = "\n") -> None:
+        self.output_stream.write(text + end)
+        self.output_stream.flush()
+
+
+@ORACLE_KINDS.implements("human")
+def terminal_oracle(context: OracleContext) -> TerminalHumanOracle:
+    """``--oracle human``: a :class:`TerminalHumanOracle` on standard input and output."""
+    return TerminalHumanOracle()
+
+
+def format_candidate(x: np.ndarray, max_elements: int = INLINE_MAX_ELEMENTS) -> str:
+    """A short one-line view of one candidate ``x [*sample_shape]``.
+
+    Up to ``max_elements`` entries are shown inline with 4 significant digits (nested like the array); a larger
+    candidate is summarised by its shape and range.
+    """
+    x = np.asarray(x)
+    if x.size <= max_elements:
+        if x.dtype.kind not in "biuf":
+            return one_line(np.array2string(x, separator=", "))
+        text = np.array2string(
+            x, separator=", ", max_line_width=10_000, formatter={"all": lambda v: f"{v:.4g}"}
+        )
+        return one_line(text)
+    values = x.astype(np.float64)
+    return (
+        f"array of shape {x.shape}: min {values.min():.4g}, max {values.max():.4g}, "
+        f"mean {values.mean():.4g}, std {values.std():.4g}"
+    )

@@ -1,0 +1,89 @@
+"""CampaignSettings: validated once, stored as JSON with its schema, resolved in layers; old campaigns still open."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from oboptim import Campaign, CampaignSettings, ConfigError, TrialState
+from oboptim._settings import SETTINGS_SCHEMA
+from oboptim.sampling import SMCConfig
+from oboptim.storage import Storage
+
+ASSETS = Path(__file__).parent / "storage" / "assets"
+
+
+def test_layers_library_then_task_then_user():
+    settings = CampaignSettings.resolve({"alpha": 0.05, "particles": 32, "budget": 96}, {"particles": 8, "beta": None})
+    assert (settings.alpha, settings.particles, settings.beta) == (0.05, 8, 2.0)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"particles": 0}, "particles must be a positive integer"),
+    ({"particles": 2.5}, "particles must be a positive integer"),
+    ({"alpha": float("inf")}, "alpha must be a positive number"),
+    ({"beta": -1}, "beta must be a number >= 0"),
+    ({"ess_threshold": 1.5}, r"ess_threshold must be a number in \[0, 1\]"),
+    ({"guidance": "yes"}, "guidance must be true or false"),
+    ({"alpha_units": "kelvin"}, "alpha_units must be one of oracle, std"),
+    ({"task_options": {"prompt": ["a", "b"]}}, "task_options must map names"),
+])
+def test_bad_values_are_one_line_errors(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        CampaignSettings(**changes)
+
+
+def test_unknown_keys_are_named_in_either_layer():
+    with pytest.raises(ConfigError, match="unknown setting.*alhpa.*the task's defaults"):
+        CampaignSettings.resolve({"alhpa": 1.0}, {})
+    with pytest.raises(ConfigError, match="unknown setting.*partciles"):
+        CampaignSettings.resolve({}, {"partciles": 3})
+
+
+def test_stored_form_round_trips_with_its_schema_and_the_budget_beside_it():
+    settings = CampaignSettings(alpha=0.1, task_options={"prompt": "a cat"})
+    stored = settings.to_stored(budget=64)
+    assert stored["schema"] == SETTINGS_SCHEMA and stored["budget"] == 64
+    assert CampaignSettings.from_stored(stored) == settings
+    with pytest.raises(ConfigError, match="newer than this oboptim"):
+        CampaignSettings.from_stored({"schema": SETTINGS_SCHEMA + 1, "settings": {}})
+
+
+def test_a_schema_1_config_keeps_the_behaviour_it_was_created_with():
+    flat = {"alpha": 0.3, "particles": 16, "budget": 40, "surrogate": "gp"}  # written before typed settings
+    settings = CampaignSettings.from_stored(flat)
+    assert (settings.alpha, settings.particles, settings.alpha_units, settings.selection) == (0.3, 16, "oracle",
+                                                                                               "resample")
+
+
+def test_equal_values_of_another_type_are_not_a_change():
+    settings = CampaignSettings(alpha=1.0, beta=2.0)
+    assert settings.differences({"alpha": 1, "beta": 2.0, "particles": None}) == {}
+    assert settings.differences({"alpha": 0.5}) == {"alpha": (1.0, 0.5)}
+
+
+def test_the_sampler_config_is_derived():
+    settings = CampaignSettings(particles=12, steps=30, alpha=0.2, resampling="systematic", tempering="adaptive")
+    assert settings.smc_config(particle_batch_size=4) == SMCConfig(
+        num_particles=12, num_steps=30, alpha=0.2, resampling="systematic", tempering="adaptive",
+        particle_batch_size=4)
+    assert settings.smc_config(alpha=0.05).alpha == 0.05
+
+
+def test_a_campaign_written_by_the_previous_version_opens_and_resumes(tmp_path):
+    """tests/storage/assets/schema_v1.db: campaign "asset-v1" (gmm2d) stored its settings as a flat dict."""
+    path = tmp_path / "old.db"
+    shutil.copy(ASSETS / "schema_v1.db", path)
+    url = f"sqlite:///{path}"
+    campaign = Campaign.open("asset-v1", storage=url)
+    assert (campaign.settings.alpha, campaign.settings.particles, campaign.settings.alpha_units) == (0.1, 64, "oracle")
+    done = campaign.finished_count()
+    with Storage(url) as storage:  # the asset's running trial was held by a worker long gone
+        for trial in storage.trials(campaign.id, states=[TrialState.RUNNING]):
+            storage.release_trial(trial.id)
+    campaign = Campaign.open("asset-v1", storage=url, steps=None)
+    campaign.settings = campaign.settings.replace(steps=10)  # a cheap round; the stored settings are unchanged
+    campaign.run(budget=done + 4, oracle=lambda x: list(-np.sum(np.asarray(x) ** 2, axis=-1)))
+    assert campaign.finished_count() >= done + 4
+    assert Campaign.open("asset-v1", storage=url).settings.steps == 100
