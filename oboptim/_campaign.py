@@ -22,17 +22,19 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
-from oboptim._outcomes import record_outcome, record_outcomes
+from oboptim._outcomes import record_outcomes
 from oboptim._proposal import History, propose
 from oboptim._records import SMC, RoundDiagnostics
-from oboptim._settings import CampaignSettings, stored_budget
-from oboptim._task import Task, load_task, task_options_of
+from oboptim._settings import CampaignSettings
+from oboptim._task import Task, canonical_spec, load_task, task_file_digest, task_options_of
+from oboptim._view import DEFAULT_BUDGET, CampaignView
 from oboptim.errors import ConfigError
 from oboptim.oracles._base import Oracle, Outcome
 from oboptim.oracles._context import DEFAULT_ORACLE_TIMEOUT_S, OracleContext
@@ -40,12 +42,11 @@ from oboptim.oracles._resolve import resolve_oracle
 from oboptim.oracles._retry import FailureBudget, evaluate_with_retries
 from oboptim.priors._diffusion_prior import DiffusionPrior
 from oboptim.storage._errors import RoundExistsError, TrialConflictError
-from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
+from oboptim.storage._records import CAMPAIGN_ACTIVE, CAMPAIGN_FINISHED, CampaignRecord, TrialRecord, TrialState
 from oboptim.storage._store import Storage
-from oboptim.storage._validation import finite_value, valid_reason
 
-DEFAULT_BUDGET = 64
 DEFAULT_LEASE_SECONDS = 600.0
+ASKED_PREFIX = "ask:"  # holder of trials asked for someone (`oboptim ask`): ask:HOST:PID, or the asker's own label
 _POLL_SECONDS = 0.5
 
 
@@ -60,15 +61,14 @@ def round_generator(seed: int, round_index: int, device: torch.device | str = "c
     return torch.Generator(device=device).manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
 
 
-class Campaign:
-    """A named optimisation campaign stored in a database. Create or resume it with :meth:`open`."""
+class Campaign(CampaignView):
+    """A named optimisation campaign stored in a database, with its task and prior. Create or resume it with
+    :meth:`open`; a :class:`~oboptim.CampaignView` reads and tells without loading the task."""
 
     def __init__(self, storage: Storage, record: CampaignRecord, task: Task, *, device: str = "cpu",
                  particle_batch_size: int | None = None) -> None:
-        self.storage = storage
-        self.record = record
+        super().__init__(storage, record)
         self.task = task
-        self.settings = CampaignSettings.from_stored(record.config)
         self.device = device
         # a task may suggest one (sd: 4 latents per UNet call fit a GPU at 512x512 with guidance)
         self.particle_batch_size = particle_batch_size or task.defaults.get("particle_batch_size")
@@ -117,15 +117,16 @@ class Campaign:
             if task is None:
                 raise ConfigError(f"campaign {name!r} does not exist in {store.url}: give a task to create it")
             options = dict(task_options or {})
+            task = canonical_spec(task)  # a task file is stored by its absolute path: any directory can resume it
             task_obj = _task_for_new_campaign(task, options)
             defaults = task_obj.defaults_for(oracle)
             resolved = CampaignSettings.resolve(defaults, {**settings, "task_options": options})
-            budget = int(budget or defaults.get("budget", DEFAULT_BUDGET))
-            config = resolved.to_stored(budget=budget)
+            budget = _checked_budget(budget if budget is not None else defaults.get("budget", DEFAULT_BUDGET))
+            config = resolved.to_stored(budget=budget, task_sha256=task_file_digest(task))
             existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
             if created:
                 return cls(store, existing, task_obj, device=device, particle_batch_size=particle_batch_size)
-        if task is not None and task != existing.task:
+        if task is not None and canonical_spec(task) != existing.task:
             raise ConfigError(
                 f"campaign {name!r} was created with task {existing.task!r}; you passed {task!r}: "
                 "use --name to start a new campaign"
@@ -141,25 +142,9 @@ class Campaign:
             details = "; ".join(f"{key}={old!r} (you passed {new!r})" for key, (old, new) in sorted(changed.items()))
             raise ConfigError(f"campaign {name!r} was created with {details}: drop these options to resume it, "
                               "or use --name to start a new campaign")
+        _warn_if_the_task_file_changed(name, existing)
         return cls(store, existing, load_task(existing.task, stored.task_options),
                    device=device, particle_batch_size=particle_batch_size)
-
-    @property
-    def name(self) -> str:
-        return self.record.name
-
-    @property
-    def id(self) -> int:
-        return self.record.id
-
-    @property
-    def budget(self) -> int:
-        """The number of finished trials a run aims for when given no budget."""
-        return stored_budget(self.record.config, DEFAULT_BUDGET)
-
-    @property
-    def seed(self) -> int:
-        return self.record.seed
 
     @property
     def prior(self) -> DiffusionPrior:
@@ -169,31 +154,24 @@ class Campaign:
 
     # -- asking and telling ----------------------------------------------------------------------------------------
 
-    def ask(self, n: int | None = None) -> list[TrialRecord]:
-        """Propose ``n`` (default: the batch size) new candidates, stored as waiting trials before returning."""
-        return self._propose_round(n or self.settings.batch_size, state=TrialState.WAITING)
+    def ask(self, n: int | None = None, *, lease_seconds: float | None = None,
+            holder: str | None = None) -> list[TrialRecord]:
+        """Propose ``n`` (default: the batch size) new candidates, stored as waiting trials before returning.
 
-    def tell(self, trial_id: int, value: float, *, sem: float | None = None, rater: str | None = None) -> TrialRecord:
-        """Record ``value`` for a trial; the same value again is a no-op, a different one raises."""
-        outcome = Outcome(value=finite_value(value, trial_id))
-        return record_outcome(self.storage, self.id, trial_id, outcome, sem=sem, rater=rater)
+        They belong to the asker until told, failed or released (:meth:`release`): ``run`` never claims them and
+        proposes new ones instead, unless ``lease_seconds`` was given and has run out.
 
-    def fail(self, trial_id: int, reason: str) -> TrialRecord:
-        """Mark a trial failed with ``reason``."""
-        return record_outcome(self.storage, self.id, trial_id, Outcome(error=valid_reason(reason, trial_id)))
-
-    def trials(self, states: Iterable[str] | None = None) -> list[TrialRecord]:
-        """All trials (or those in ``states``), in the order they were asked."""
-        return self.storage.trials(self.id, states=states)
-
-    def best(self) -> TrialRecord | None:
-        """The completed trial with the highest value (None before any)."""
-        done = self.trials([TrialState.COMPLETED])
-        return max(done, key=lambda t: t.value) if done else None
-
-    def finished_count(self) -> int:
-        """Trials that spent an oracle query: completed or failed."""
-        return _finished(self.storage.count_trials(self.id))
+        Args:
+            n: how many candidates; 0 asks nothing.
+            lease_seconds: hand the trials back to the campaign's workers after this long (default: never).
+            holder: who holds them, shown by ``status`` (default: ``ask:HOST:PID``).
+        """
+        if isinstance(n, bool) or (n is not None and (not isinstance(n, int) or n < 0)):
+            raise ConfigError(f"ask needs a number of candidates >= 0; got {n!r}")
+        if n == 0:
+            return []
+        return self._propose_round(n or self.settings.batch_size, state=TrialState.WAITING,
+                                   holder=holder or f"{ASKED_PREFIX}{self.worker}", lease_seconds=lease_seconds)
 
     # -- the loop --------------------------------------------------------------------------------------------------
 
@@ -223,11 +201,15 @@ class Campaign:
             log: where each round's one-line summary goes (default: nowhere; the command line sends it to standard
                 error).
         """
-        budget = int(budget or self.budget)
+        budget = self.budget if budget is None else _checked_budget(budget)
+        if budget == 0:
+            return
+        self.storage.check_writable()  # a read-only database fails now, not after a proposal
         oracle_obj = resolve_oracle(oracle, self.oracle_context(oracle_timeout), command=oracle_command)
         failures = FailureBudget(max_failure_rate)
         failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
         self.requeue_dead_workers()
+        self._set_status(CAMPAIGN_ACTIVE)
         bar = _progress_bar(budget, self.finished_count(), enabled=progress)
         say = _say_beside(bar, log)
         try:
@@ -237,24 +219,45 @@ class Campaign:
                 if claimed:
                     self._evaluate(oracle_obj, claimed, retries, failures, bar)
                     continue
-                outstanding = counts.get(TrialState.WAITING, 0) + counts.get(TrialState.RUNNING, 0)
+                # Trials asked for someone else are theirs: this run neither claims nor waits for them.
+                outstanding = (counts[TrialState.WAITING] - self.storage.count_held(self.id)
+                               + counts[TrialState.RUNNING])
                 n = min(self.settings.batch_size, budget - finished - outstanding)
-                if n <= 0:  # other workers hold the rest of the budget
+                trials = [] if n <= 0 else self._propose_round(n, state=TrialState.RUNNING, holder=self.worker,
+                                                                lease_seconds=lease_seconds, max_trials=budget)
+                if not trials:  # other workers hold the rest of the budget
                     time.sleep(_POLL_SECONDS)
                     continue
-                trials = self._propose_round(n, state=TrialState.RUNNING, lease_seconds=lease_seconds,
-                                             max_trials=budget)
-                if trials:
-                    self._evaluate(oracle_obj, trials, retries, failures, bar)
-                    say(self.round_summary(trials[0].round, budget))
+                self._evaluate(oracle_obj, trials, retries, failures, bar)
+                say(self.round_summary(trials[0].round, budget))
+            self._set_status(CAMPAIGN_FINISHED if self.finished_count() >= self.budget else CAMPAIGN_ACTIVE)
+        except KeyboardInterrupt:
+            self.release_mine()  # so `status` shows them waiting, and any worker may take them up at once
+            raise
         finally:
             if bar is not None:
                 bar.close()
             oracle_obj.close()
 
+    def _set_status(self, status: str) -> None:
+        if self.storage.get_campaign_by_id(self.id).status != status:
+            self.storage.set_campaign_status(self.id, status)
+
     def oracle_context(self, timeout: float = DEFAULT_ORACLE_TIMEOUT_S) -> OracleContext:
         """What an oracle built for this campaign may use: its task, storage and name."""
         return OracleContext(task=self.task, storage=self.storage, campaign_name=self.name, timeout=timeout)
+
+    def release_mine(self) -> int:
+        """Hand back the running trials this process holds (after an interrupt); returns how many."""
+        released = 0
+        for trial in self.trials([TrialState.RUNNING]):
+            if trial.worker == self.worker:
+                try:
+                    self.storage.release_trial(trial.id, worker=self.worker, campaign_id=self.id)
+                    released += 1
+                except TrialConflictError:
+                    pass  # finished meanwhile
+        return released
 
     def requeue_dead_workers(self) -> int:
         """Put back to waiting the running trials of processes on this host that no longer exist."""
@@ -301,9 +304,10 @@ class Campaign:
     def _domain_shape(self, trials: list[TrialRecord]) -> tuple[int, ...]:
         return tuple(trials[0].x.shape) if trials else tuple(self.prior.sample_shape)
 
-    def _propose_round(self, n: int, *, state: str, lease_seconds: float | None = None,
+    def _propose_round(self, n: int, *, state: str, holder: str, lease_seconds: float | None = None,
                        max_trials: int | None = None) -> list[TrialRecord]:
-        """Propose and store one round; [] when concurrent workers already hold all of ``max_trials``."""
+        """Propose and store one round held by ``holder``; [] when concurrent workers hold all of ``max_trials``."""
+        self.storage.check_writable()  # a read-only database fails before the proposal's work
         while True:  # another worker may take the same round number first: each loss means the campaign moved on
             round_index = len(self.storage.rounds(self.id))
             generator = round_generator(self.seed, round_index, self.device)
@@ -314,9 +318,8 @@ class Campaign:
                 return self.storage.add_round(
                     self.id, round_index, list(proposal.xs), [p.to_json() for p in proposal.provenances], rng_state,
                     proposal.diagnostics.to_json(),
-                    surrogate=proposal.surrogate, state=state,
-                    worker=self.worker if state == TrialState.RUNNING else None,
-                    lease_seconds=lease_seconds if state == TrialState.RUNNING else None, max_trials=max_trials,
+                    surrogate=proposal.surrogate, state=state, worker=holder, lease_seconds=lease_seconds,
+                    max_trials=max_trials,
                 )
             except RoundExistsError:
                 continue
@@ -332,6 +335,24 @@ class Campaign:
             bar.refresh()
         failures.record(outcomes)
         failures.check()
+
+
+class TaskFileChangedWarning(UserWarning):
+    """A campaign's task file changed since the campaign was created; its proposals may no longer be comparable."""
+
+
+def _warn_if_the_task_file_changed(name: str, record: CampaignRecord) -> None:
+    stored = record.config.get("task_sha256")
+    if stored is not None and task_file_digest(record.task) not in (None, stored):
+        warnings.warn(f"the task file of campaign {name!r} ({record.task.rpartition(':')[0]}) changed since the "
+                      "campaign was created: its oracle, prior or features may differ from the stored trials'",
+                      TaskFileChangedWarning, stacklevel=3)
+
+
+def _checked_budget(budget: Any) -> int:
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 0:
+        raise ConfigError(f"budget must be a number of finished trials >= 0; got {budget!r}")
+    return int(budget)
 
 
 def _task_for_new_campaign(spec: str, options: dict[str, Any]) -> Task:

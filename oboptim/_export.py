@@ -6,9 +6,11 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from oboptim._records import Provenance
+from oboptim.storage._records import TrialRecord
 
 COLUMNS = ("trial_id", "number", "round", "state", "value", "error", "x", "predicted_mean", "predicted_std",
            "acquisition", "log_weight", "source", "worker", "created_at", "finished_at")
@@ -36,9 +38,9 @@ def trial_row(trial) -> dict[str, Any]:
     }
 
 
-def export_trials(campaign, fmt: str = "csv") -> str:
-    """All trials of ``campaign`` as ``"csv"`` or ``"json"`` text."""
-    rows = [trial_row(t) for t in campaign.trials()]
+def export_trials(trials: Iterable[TrialRecord], fmt: str = "csv") -> str:
+    """``trials`` (e.g. ``campaign.trials()``) as ``"csv"`` or ``"json"`` text, one row per trial."""
+    rows = [trial_row(t) for t in trials]
     if fmt == "json":
         for row in rows:
             row["x"] = json.loads(row["x"])

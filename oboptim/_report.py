@@ -124,8 +124,8 @@ def _calibration(plt, campaign, done, path: Path) -> Path:
 
 def _queries_over_prior(plt, campaign, trials, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(6, 6))
-    task = campaign.task
-    if task.sample_data is not None:
+    task = campaign.task  # None when the report reads the campaign without its task
+    if task is not None and task.sample_data is not None:
         background = task.sample_data(5000, np.random.default_rng(0))
         ax.scatter(background[:, 0], background[:, 1], s=2, c="0.8", label="prior data")
     xs = np.stack([t.x for t in trials])

@@ -11,10 +11,12 @@ JSON scalars stored with the campaign, so a resumed campaign rebuilds the same t
 from __future__ import annotations
 
 import ast
+import hashlib
 import importlib.util
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -136,6 +138,25 @@ def load_task(spec: str, options: Mapping[str, Any] | None = None) -> Task:
     return _build(obj, spec, options)
 
 
+def canonical_spec(spec: str) -> str:
+    """``spec`` with a task file named by its absolute path (``./mytask.py:TASK`` and ``mytask.py:TASK`` agree)."""
+    target, _, name = spec.rpartition(":")
+    if target.endswith(".py") and name:
+        return f"{Path(target).expanduser().resolve()}:{name}"
+    return spec
+
+
+def task_file_digest(spec: str) -> str | None:
+    """SHA-256 of a task file's bytes (None for a built-in or module task, or a file that is gone)."""
+    target = spec.rpartition(":")[0]
+    if not target.endswith(".py"):
+        return None
+    try:
+        return hashlib.sha256(Path(target).read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
 def task_options_of(spec: str) -> tuple[list[str], list[str]]:
     """``(accepted, required)`` keyword options of a built-in task's ``make_task`` (both empty if it has none).
 
@@ -193,4 +214,5 @@ def _as_task(obj: Any, spec: str) -> Task:
     raise TaskNotFoundError(f"task {spec!r} is not an oboptim.Task (nor a callable returning one)")
 
 
-__all__ = ["Task", "TaskNotFoundError", "list_tasks", "load_task", "oracle_without_argument", "task_options_of"]
+__all__ = ["Task", "TaskNotFoundError", "canonical_spec", "list_tasks", "load_task", "oracle_without_argument",
+           "task_file_digest", "task_options_of"]

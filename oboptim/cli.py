@@ -7,7 +7,9 @@ Errors a user can fix print one line, ``error: ...``, and exit with status 2; no
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -51,37 +53,51 @@ def tasks() -> None:
               help="Join an existing campaign (never create one): several processes, on one machine or several "
                    "sharing one database, work it together until its budget is finished.")
 @storage_option
-@click.option("--budget", type=click.IntRange(min=1), default=None, help="Run until this many trials are finished.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=None)
-@click.option("--seed", type=int, default=None)
+@click.option("--budget", type=click.IntRange(min=1), default=None,
+              help="Run until this many trials are finished (completed or failed).  [default: the campaign's; "
+                   "when creating: the task's, else 64]")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None,
+              help="Candidates per round.  [default: the task's, else 16]")
+@click.option("--seed", type=int, default=None,
+              help="The campaign's seed; with it, the campaign proposes the same candidates every time.  [default: 0]")
 @click.option("--oracle", default=None,
               help="module:function, path/to/file.py:function, a task's own named oracle (e.g. jpeg, classifier:3), "
                    "or an oracle kind (" + "; ".join(f"{k.name}: {k.help}" for k in ORACLE_KINDS.kinds()) + ").")
 @click.option("--oracle-cmd", default=None, help="Shell command speaking JSON lines on stdin/stdout.")
-@click.option("--oracle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True)
-@kind_option("--surrogate", SURROGATES, "Surrogate model")
-@kind_option("--acquisition", ACQUISITIONS, "Acquisition the sampler is tilted by")
-@click.option("--beta", type=click.FloatRange(min=0), default=None, help="UCB exploration weight.")
-@click.option("--particles", type=click.IntRange(min=1), default=None, help="SMC particles per candidate.")
-@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None, help="KL coefficient.")
-@click.option("--steps", type=click.IntRange(min=1), default=None, help="Reverse diffusion steps.")
+@click.option("--oracle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
+              help="Seconds a batch may take, for --oracle-cmd and Python-function oracles; its trials fail after it.")
+@kind_option("--surrogate", SURROGATES, "Surrogate model  [default: the task's, else gp]")
+@kind_option("--acquisition", ACQUISITIONS, "Acquisition the sampler is tilted by  [default: the task's, else ucb]")
+@click.option("--beta", type=click.FloatRange(min=0), default=None,
+              help="UCB exploration weight.  [default: the task's, else 2]")
+@click.option("--particles", type=click.IntRange(min=1), default=None,
+              help="SMC particles per candidate.  [default: the task's, else 64]")
+@click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="KL coefficient: smaller trusts the acquisition more.  [default: the task's, else 1]")
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Reverse diffusion steps.  [default: the task's, else 100]")
 @click.option("--alpha-units", type=click.Choice(ALPHA_UNITS), default=None,
-              help="alpha in the oracle's units, or in standard deviations of the values observed so far.")
-@kind_option("--selection", SELECTIONS, "How the batch is taken from the final particles")
-@kind_option("--resampling", RESAMPLERS, "SMC resampling scheme")
-@kind_option("--tempering", TEMPERING_SCHEDULES, "SMC tempering schedule")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True)
-@click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+              help="alpha in the oracle's units, or in standard deviations of the values observed so far.  "
+                   "[default: the task's, else oracle]")
+@kind_option("--selection", SELECTIONS, "How the batch is taken from the final particles  [default: the task's, "
+                                        "else resample]")
+@kind_option("--resampling", RESAMPLERS, "SMC resampling scheme  [default: ssp]")
+@kind_option("--tempering", TEMPERING_SCHEDULES, "SMC tempering schedule  [default: exp]")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where the sampler runs; may change between sessions of a campaign.")
+@click.option("--retries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Query a failed trial again this many times.")
+@click.option("--max-failure-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Stop with an error when more than this fraction of the trials failed.")
 @click.option("--particle-batch-size", type=click.IntRange(min=1), default=None,
-              help="Bound on particles per denoiser call, to fit GPU memory.")
+              help="Bound on particles per denoiser call, to fit GPU memory.  [default: the task's, else all]")
 @click.option("--prior-path", type=click.Path(exists=True, file_okay=False, resolve_path=True), default=None,
               help="Task option: folder of a local diffusers pipeline (task sd).")
 @click.option("--prompt", default=None, help="Task option: the text prompt (task sd).")
 @click.option("--guidance-scale", type=float, default=None, help="Task option: classifier-free guidance (task sd).")
 @click.option("--task-option", "task_option_pairs", multiple=True, metavar="KEY=VALUE",
               help="Any other task option; VALUE is read as JSON when it parses, else as text. Repeatable.")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--quiet", is_flag=True, help="No progress bar (round summaries still go to standard error).")
 @user_errors
 def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
         acquisition, beta, particles, alpha, steps, alpha_units, selection, resampling, tempering, device, retries,
@@ -89,10 +105,11 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
     """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
 
     TASK may be left out to resume an existing campaign; with --worker this process joins one that another
-    process created, and works it together with every other process on the same database.
+    process created, and works it together with every other process on the same database. Results go to standard
+    output; progress, round summaries and whatever a Python oracle prints go to standard error.
     """
     from oboptim._campaign import Campaign
-    from oboptim.storage import Storage
+    from oboptim.storage import Storage, display_url, is_in_memory
 
     if oracle and oracle_cmd:
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
@@ -101,88 +118,122 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
                     resampling=resampling, tempering=tempering)
     task_options = _task_options(prior_path, prompt, guidance_scale, task_option_pairs)
     store = Storage(storage, create=not worker)
+    if is_in_memory(store.url):
+        click.echo(f"warning: {display_url(store.url)} keeps the campaign in memory: nothing is saved when this "
+                   "command ends (use sqlite:///FILE.db)", err=True)
     existing = store.get_campaign(name)
     if existing is None and (worker or task is None):
         hint = ("start it first with `oboptim run TASK --name NAME`, then add workers" if worker
                 else "give a TASK to create it")
-        raise OboptimError(f"no campaign {name!r} in {store.url}: {hint}")
+        raise OboptimError(f"no campaign {name!r} in {display_url(store.url)}: {hint}")
+    store.check_writable()
     if oracle != "human-web":  # a bad oracle spec fails before anything is written (human-web needs the campaign)
-        from oboptim._settings import CampaignSettings
-        from oboptim._task import load_task
-        from oboptim.oracles import OracleContext, resolve_oracle
-
-        task_obj = (load_task(existing.task, CampaignSettings.from_stored(existing.config).task_options)
-                    if existing is not None else load_task(task))
-        resolve_oracle(oracle, OracleContext(task=task_obj, timeout=oracle_timeout), command=oracle_cmd).close()
+        _check_oracle(oracle, oracle_cmd, oracle_timeout, existing, task)
     campaign = Campaign.open(name, storage=store, task=task, seed=seed, device=device,
                              particle_batch_size=particle_batch_size, task_options=task_options, oracle=oracle,
                              budget=budget, **settings)
-    click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {campaign.storage.url}", err=True)
-    campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
-                 retries=retries, max_failure_rate=max_failure_rate, progress=not quiet,
-                 log=lambda line: click.echo(line, err=True))
+    click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {display_url(store.url)}", err=True)
+    with contextlib.redirect_stdout(sys.stderr):  # a Python oracle's prints are diagnostics, not results
+        campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
+                     retries=retries, max_failure_rate=max_failure_rate, progress=not quiet,
+                     log=lambda line: click.echo(line, err=True))
     best = campaign.best()
     click.echo(f"finished {campaign.finished_count()} trials; best value {best.value:.6g} (trial {best.id})"
                if best else f"finished {campaign.finished_count()} trials; none completed")
+    held = campaign.storage.count_held(campaign.id)
+    if held:
+        click.echo(f"{held} trial(s) asked with `oboptim ask` still wait for their values (`oboptim tell`, or "
+                   "`oboptim release` to let a run query them)", err=True)
 
 
 @main.command()
 @click.argument("name", required=False)
 @storage_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per campaign.")
 @user_errors
-def status(name, storage) -> None:
-    """Show one campaign, or list them all."""
-    from oboptim.storage import Storage, TrialState
+def status(name, storage, as_json) -> None:
+    """Show one campaign, or list them all: trials by state, budget, rounds, best value, active or finished."""
+    from oboptim._view import CampaignView
+    from oboptim.storage import Storage
 
-    store = Storage(storage, create=False)
-    records = [store.get_campaign(name)] if name else store.list_campaigns()
-    if name and records[0] is None:
-        raise _unknown_campaign(name, store)
-    for record in records:
-        counts = store.count_trials(record.id)
-        done = store.trials(record.id, states=[TrialState.COMPLETED])
-        best = max((t.value for t in done), default=None)
-        counts_text = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if v)
-        click.echo(f"{record.name}: task {record.task}, {len(store.rounds(record.id))} rounds, "
-                   f"{counts_text or 'no trials'}, best {best if best is not None else '-'}, {record.status}")
+    store = Storage(storage, create=False, read_only=True)
+    views = ([CampaignView.open(name, store)] if name
+             else [CampaignView(store, record) for record in store.list_campaigns()])
+    for view in views:
+        summary = view.summary()
+        click.echo(json.dumps(summary.to_json()) if as_json else summary.line())
 
 
 @main.command()
 @click.argument("name")
-@click.option("-n", "count", type=click.IntRange(min=1), default=None, help="How many candidates.")
+@click.option("-n", "count", type=click.IntRange(min=0), default=None,
+              help="How many candidates.  [default: the campaign's batch size]")
+@click.option("--lease", "lease_seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds after which `oboptim run` may query them itself.  [default: never; they are yours "
+                   "until told, failed or released]")
 @storage_option
 @user_errors
-def ask(name, count, storage) -> None:
-    """Propose candidates; print their trial ids and x as JSON lines."""
-    campaign = _existing(name, storage)
-    for trial in campaign.ask(count):
+def ask(name, count, lease_seconds, storage) -> None:
+    """Propose candidates for you to score; print their trial ids and x as JSON lines.
+
+    The trials are yours: `oboptim run` does not query them. Tell each value with `oboptim tell`, mark a failure
+    with `oboptim tell NAME ID --fail REASON`, or hand them back with `oboptim release`.
+    """
+    from oboptim._campaign import Campaign
+    from oboptim.storage import Storage
+
+    store = Storage(storage, create=False)
+    _require_campaign(store, name)
+    store.check_writable()  # before the proposal's work
+    for trial in Campaign.open(name, storage=store).ask(count, lease_seconds=lease_seconds):
         click.echo(json.dumps({"trial_id": trial.id, "round": trial.round, "x": trial.x.tolist()}))
 
 
-@main.command()
+@main.command(context_settings={"ignore_unknown_options": True})
 @click.argument("name")
 @click.argument("trial_id", type=int)
-@click.argument("value", required=False)
+@click.argument("value", required=False, type=click.UNPROCESSED)
 @click.option("--fail", "reason", default=None, metavar="REASON", help="Mark the trial failed instead.")
 @storage_option
 @user_errors
 def tell(name, trial_id, value, reason, storage) -> None:
-    """Record VALUE for TRIAL_ID (or --fail REASON)."""
+    """Record VALUE for TRIAL_ID (negative values welcome), or --fail REASON."""
+    from oboptim._view import CampaignView
     from oboptim.storage import InvalidValue
 
-    campaign = _existing(name, storage)
     if (value is None) == (reason is None):
         raise InvalidValue("give either a VALUE or --fail REASON")
+    view = CampaignView.open(name, storage)
     if reason is not None:
-        campaign.fail(trial_id, reason)
-        click.echo(f"trial {trial_id} failed: {reason}")
+        record = view.fail(trial_id, reason)
+        click.echo(f"trial {trial_id} failed: {record.error}")
         return
     try:
         number = float(value)
     except ValueError:
         raise InvalidValue(f"value {value!r} is not a number; use --fail REASON to mark a failed trial") from None
-    campaign.tell(trial_id, number)
+    view.tell(trial_id, number)
     click.echo(f"trial {trial_id} = {number:.6g}")
+
+
+@main.command()
+@click.argument("name")
+@click.argument("trial_ids", type=int, nargs=-1)
+@click.option("--all-asked", is_flag=True, help="Release every trial asked with `oboptim ask` and not yet told.")
+@storage_option
+@user_errors
+def release(name, trial_ids, all_asked, storage) -> None:
+    """Hand asked trials back to the campaign, so that `oboptim run` queries them with its own oracle."""
+    from oboptim._view import CampaignView
+    from oboptim.storage import TrialState
+
+    view = CampaignView.open(name, storage)
+    if all_asked:
+        trial_ids = (*trial_ids, *(t.id for t in view.trials([TrialState.WAITING]) if t.worker))
+    if not trial_ids:
+        raise OboptimError("give the TRIAL_IDs to release, or --all-asked")
+    for record in view.release(dict.fromkeys(trial_ids)):
+        click.echo(f"trial {record.id} released")
 
 
 @main.command()
@@ -194,14 +245,17 @@ def tell(name, trial_id, value, reason, storage) -> None:
 def export(name, storage, fmt, out) -> None:
     """One row per trial: trial_id, round, state, value, error, x (JSON list), provenance."""
     from oboptim._export import export_trials
+    from oboptim._view import CampaignView
 
-    campaign = _existing(name, storage, load=False)
-    text = export_trials(campaign, fmt)
+    text = export_trials(CampaignView.open(name, storage, read_only=True).trials(), fmt)
     if out is None:
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         out.write_text(text)
-        click.echo(f"wrote {out}", err=True)
+    except OSError as failure:
+        raise OboptimError(f"cannot write {out} ({failure.strerror or failure}): choose another path") from None
+    click.echo(f"wrote {out}", err=True)
 
 
 @main.command()
@@ -212,9 +266,17 @@ def export(name, storage, fmt, out) -> None:
 def report(name, out, storage) -> None:
     """Write PNG plots of a campaign to OUT."""
     from oboptim._report import write_report
+    from oboptim._view import CampaignView
 
-    campaign = _existing(name, storage, load=False)
-    for path in write_report(campaign, out):
+    view = CampaignView.open(name, storage, read_only=True)
+    view.task = _task_for_plots(view)
+    try:
+        paths = write_report(view, out)
+    except OSError as failure:
+        where = failure.filename or out
+        raise OboptimError(f"cannot write the report into {where} ({failure.strerror or failure}): choose another "
+                           "directory") from None
+    for path in paths:
         click.echo(str(path))
 
 
@@ -223,12 +285,12 @@ def report(name, out, storage) -> None:
 @user_errors
 def upgrade(storage) -> None:
     """Upgrade a database to this version's schema."""
-    from oboptim.storage import resolve_storage_url
+    from oboptim.storage import display_url, resolve_storage_url
     from oboptim.storage import upgrade as upgrade_storage
 
     url = resolve_storage_url(storage)
     upgrade_storage(url)
-    click.echo(f"{url} is at the current schema")
+    click.echo(f"{display_url(url)} is at the current schema")
 
 
 def _task_options(prior_path, prompt, guidance_scale, pairs) -> dict | None:
@@ -250,18 +312,33 @@ def _task_options(prior_path, prompt, guidance_scale, pairs) -> dict | None:
     return options or None
 
 
-def _existing(name: str, storage: str | None, load: bool = True):
-    from oboptim._campaign import Campaign
-    from oboptim.storage import Storage
-
-    store = Storage(storage, create=False)
+def _require_campaign(store, name: str) -> None:
     if store.get_campaign(name) is None:
-        raise _unknown_campaign(name, store)
-    return Campaign.open(name, storage=store)
+        raise OboptimError(store.missing_campaign_message(name))
 
 
-def _unknown_campaign(name: str, store) -> OboptimError:
-    return OboptimError(store.missing_campaign_message(name))
+def _task_for_plots(view):
+    """The campaign's task when its plots can use it (the prior's data behind 2-D queries), else None."""
+    first = next(iter(view.trials()), None)
+    if first is None or first.x.shape != (2,):
+        return None
+    from oboptim._task import load_task
+
+    try:
+        return load_task(view.record.task, view.settings.task_options)
+    except OboptimError:
+        return None  # a task that no longer loads: plot without the background
+
+
+def _check_oracle(oracle, oracle_cmd, oracle_timeout, existing, task) -> None:
+    """Build (and close) the oracle once, so that a bad spec is a one-line error before anything is written."""
+    from oboptim._settings import CampaignSettings
+    from oboptim._task import load_task
+    from oboptim.oracles import OracleContext, resolve_oracle
+
+    task_obj = (load_task(existing.task, CampaignSettings.from_stored(existing.config).task_options)
+                if existing is not None else load_task(task))
+    resolve_oracle(oracle, OracleContext(task=task_obj, timeout=oracle_timeout), command=oracle_cmd).close()
 
 
 def _register_serve() -> None:

@@ -11,11 +11,12 @@ from oboptim._lazy import attach, public_names
 _EXPORTS = {
     "oboptim.storage._arrays": ["decode_array", "encode_array"],
     "oboptim.storage._engine": [
-        "DEFAULT_STORAGE_URL", "STORAGE_ENV_VAR", "alembic_config", "display_url", "resolve_storage_url", "upgrade"
+        "DEFAULT_STORAGE_URL", "STORAGE_ENV_VAR", "alembic_config", "display_url", "is_in_memory",
+        "resolve_storage_url", "upgrade"
     ],
     "oboptim.storage._errors": [
         "InvalidArrayError", "InvalidStorageURL", "InvalidValue", "NotAnOboptimDatabase", "RoundExistsError",
-        "SchemaTooNew", "SchemaTooOld", "StorageError", "StorageNotFound", "TrialConflictError",
+        "SchemaTooNew", "SchemaTooOld", "StorageError", "StorageNotFound", "StorageReadOnly", "TrialConflictError",
         "UnknownCampaignError", "UnknownRoundError", "UnknownTrialError"
     ],
     "oboptim.storage._models": ["CURRENT_SCHEMA_VERSION"],
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         STORAGE_ENV_VAR,
         alembic_config,
         display_url,
+        is_in_memory,
         resolve_storage_url,
         upgrade,
     )
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         SchemaTooOld,
         StorageError,
         StorageNotFound,
+        StorageReadOnly,
         TrialConflictError,
         UnknownCampaignError,
         UnknownRoundError,

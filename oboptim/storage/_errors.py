@@ -21,6 +21,10 @@ class NotAnOboptimDatabase(StorageError):
     """The target is not a database, is corrupt, or belongs to another application."""
 
 
+class StorageReadOnly(StorageError):
+    """The database can be read but not written (a read-only file or directory, or a read-only server)."""
+
+
 class SchemaTooOld(StorageError):
     """The database was written by an older oboptim and needs `oboptim upgrade`."""
 

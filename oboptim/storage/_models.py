@@ -29,6 +29,9 @@ from oboptim.storage._records import TrialState
 
 CURRENT_SCHEMA_VERSION = 1
 APPLICATION_NAME = "oboptim"
+# The Alembic revisions of migrations/versions/, oldest first; the last is the head a current database is at. Kept
+# here so that opening a database needs no Alembic (a test checks it against the migration scripts).
+REVISIONS = ("0001_initial",)
 
 # Deterministic constraint names, so that migrations can refer to them on every backend.
 NAMING_CONVENTION = {

@@ -19,15 +19,17 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from oboptim.storage import _crash_hook as crash_hook
 from oboptim.storage._arrays import bits_to_float, encode_array, float_to_bits, same_float
 from oboptim.storage._column_types import utc_now
 from oboptim.storage._engine import (
+    check_writable,
     create_storage_engine,
     display_url,
+    operation_error,
     prepare_database,
     resolve_storage_url,
     upgrade_schema,
@@ -66,21 +68,31 @@ from oboptim.storage._rows import (
     trial_record,
     trial_row,
 )
-from oboptim.storage._validation import checked_id, checked_states, finite_value, normalized_json, valid_sem
+from oboptim.storage._validation import (
+    checked_id,
+    checked_states,
+    finite_value,
+    normalized_json,
+    valid_campaign_name,
+    valid_sem,
+)
 
 
 class Storage:
     """A campaign database at an SQLAlchemy URL (default: $OBOPTIM_STORAGE, else sqlite:///oboptim.db).
 
     An empty database gets the current schema (if `create`); any other must be an oboptim database at the current
-    schema, else NotAnOboptimDatabase / SchemaTooOld / SchemaTooNew explain what to do.
+    schema, else NotAnOboptimDatabase / SchemaTooOld / SchemaTooNew explain what to do. With `read_only` nothing is
+    created or written (a command that only reads, e.g. on a file in a read-only directory). A database error while
+    reading or writing (a damaged file, a full disk, a read-only file) is a one-line StorageError.
     """
 
-    def __init__(self, url: str | None = None, *, create: bool = True) -> None:
+    def __init__(self, url: str | None = None, *, create: bool = True, read_only: bool = False) -> None:
         self.url = resolve_storage_url(url)
-        self._engine = create_storage_engine(self.url, create=create)
+        self.read_only = read_only
+        self._engine = create_storage_engine(self.url, create=create and not read_only, read_only=read_only)
         try:
-            prepare_database(self._engine, self.url, create=create)
+            prepare_database(self._engine, self.url, create=create and not read_only)
         except BaseException:
             self._engine.dispose()
             raise
@@ -104,17 +116,32 @@ class Storage:
         """Bring the schema to the current version (a no-op when it already is)."""
         upgrade_schema(self._engine)
 
+    def check_writable(self) -> None:
+        """Raise StorageReadOnly (one line) unless writes would succeed; writes nothing."""
+        check_writable(self._engine, self.url)
+
     @contextmanager
     def _read(self) -> Iterator[Session]:
-        with self._read_sessions.begin() as session:
-            yield session
+        try:
+            with self._read_sessions.begin() as session:
+                yield session
+        except DatabaseError as failure:
+            if not _environmental(failure):
+                raise
+            raise operation_error(self._engine, self.url, failure, writing=False) from None
 
     @contextmanager
     def _write(self) -> Iterator[Session]:
-        with self._write_sessions.begin() as session:
-            yield session
-            session.flush()
-            crash_hook.before_commit()
+        try:
+            with self._write_sessions.begin() as session:
+                yield session
+                session.flush()
+                crash_hook.before_commit()
+        except DatabaseError as failure:
+            # an IntegrityError is a race the caller resolves (a round or campaign written first by another worker)
+            if not _environmental(failure):
+                raise
+            raise operation_error(self._engine, self.url, failure, writing=True) from None
         crash_hook.after_commit()
 
     # ---------------------------------------------------------------- campaigns
@@ -130,6 +157,7 @@ class Storage:
         existing = self.get_campaign(name)
         if existing is not None:
             return existing, False
+        valid_campaign_name(name)
         config = normalized_json(config)
         try:
             with self._write() as session:
@@ -201,9 +229,12 @@ class Storage:
 
         `xs` are candidates `[*sample_shape]` (one per trial, numbered after the campaign's last trial);
         `surrogate` holds train_size, hyperparameters and diagnostics. If the round already exists, raises
-        RoundExistsError and writes nothing. state="running" hands the trials to `worker` with a lease.
-        `max_trials` caps the campaign's trials that are not abandoned (a budget shared by concurrent workers):
-        only the first candidates that fit are stored, and if none fits nothing is written and [] is returned.
+        RoundExistsError and writes nothing. state="running" hands the trials to `worker` with a lease. Waiting trials
+        with a `worker` are *held* by it (asked for someone who will tell their values): no worker claims them until
+        they are released or their lease (if any) expires.
+        `max_trials` caps the campaign's trials that are neither abandoned nor held (a budget shared by concurrent
+        workers): only the first candidates that fit are stored, and if none fits nothing is written and [] is
+        returned.
         """
         if len(xs) != len(provenances):
             raise ValueError(f"got {len(xs)} candidates but {len(provenances)} provenances: pass one per candidate")
@@ -225,9 +256,10 @@ class Storage:
                 if round_row(session, campaign_id, round) is not None:
                     raise round_exists_error(campaign_id, round)
                 if max_trials is not None:
+                    held = and_(TrialRow.state == TrialState.WAITING, TrialRow.worker.is_not(None))
                     taken = session.scalar(
                         select(func.count()).where(
-                            TrialRow.campaign_id == campaign_id, TrialRow.state != TrialState.ABANDONED
+                            TrialRow.campaign_id == campaign_id, TrialRow.state != TrialState.ABANDONED, ~held
                         )
                     )
                     room = max(0, int(max_trials) - taken)
@@ -248,6 +280,7 @@ class Storage:
                 last = session.scalar(select(func.max(TrialRow.number)).where(TrialRow.campaign_id == campaign_id))
                 first_number = 0 if last is None else last + 1
                 running = state == TrialState.RUNNING
+                held = worker is not None
                 rows = [
                     TrialRow(
                         campaign_id=campaign_id,
@@ -258,8 +291,8 @@ class Storage:
                         x_shape=shape,
                         x_dtype=dtype,
                         provenance=provenance,
-                        worker=worker if running else None,
-                        lease_expires_at=lease_end(now, lease_seconds) if running else None,
+                        worker=worker if held else None,
+                        lease_expires_at=lease_end(now, lease_seconds) if held and lease_seconds is not None else None,
                         created_at=now,
                         started_at=now if running else None,
                         observation=None,
@@ -311,9 +344,10 @@ class Storage:
     def claim_trials(
         self, campaign_id: int, worker: str, lease_seconds: float, limit: int | None = None
     ) -> list[TrialRecord]:
-        """Atomically hand waiting trials, and running ones whose lease expired, to `worker` (by number).
+        """Atomically hand free waiting trials, and held or running ones whose lease expired, to `worker` (by number).
 
-        Each trial goes to exactly one of any number of concurrent callers.
+        Each trial goes to exactly one of any number of concurrent callers. A waiting trial held without a lease (asked
+        for someone) is never claimed.
         """
         if not worker:
             raise ValueError("claim_trials needs a worker name")
@@ -321,13 +355,10 @@ class Storage:
             return []
         with self._write() as session:
             now = utc_now()
+            expired = and_(TrialRow.lease_expires_at.is_not(None), TrialRow.lease_expires_at < now)
             claimable = or_(
-                TrialRow.state == TrialState.WAITING,
-                and_(
-                    TrialRow.state == TrialState.RUNNING,
-                    TrialRow.lease_expires_at.is_not(None),
-                    TrialRow.lease_expires_at < now,
-                ),
+                and_(TrialRow.state == TrialState.WAITING, or_(TrialRow.worker.is_(None), expired)),
+                and_(TrialRow.state == TrialState.RUNNING, expired),
             )
             query = (
                 select(TrialRow)
@@ -360,8 +391,21 @@ class Storage:
                 )
             return sorted(renewed)
 
+    def count_held(self, campaign_id: int) -> int:
+        """Waiting trials held for someone (asked, not yet told) whose hold has not expired."""
+        now = utc_now()
+        with self._read() as session:
+            return int(session.scalar(
+                select(func.count()).where(
+                    TrialRow.campaign_id == checked_id(campaign_id, "campaign"),
+                    TrialRow.state == TrialState.WAITING,
+                    TrialRow.worker.is_not(None),
+                    or_(TrialRow.lease_expires_at.is_(None), TrialRow.lease_expires_at >= now),
+                )
+            ))
+
     def release_trial(self, trial_id: int, *, worker: str | None = None, campaign_id: int | None = None) -> TrialRecord:
-        """Put a running trial back to waiting (lease cleared); a waiting trial is returned unchanged."""
+        """Put a running or held trial back to free waiting (holder and lease cleared), so any worker may claim it."""
         with self._write() as session:
             row = trial_row(session, trial_id, campaign_id, lock=True)
             if row.state in FINISHED_STATES:
@@ -467,6 +511,25 @@ class Storage:
         with self._read() as session:
             return [trial_record(row) for row in session.scalars(query)]
 
+    def best_value(self, campaign_id: int) -> tuple[int, float] | None:
+        """``(trial id, value)`` of the best completed trial (the first asked among ties), without loading any x."""
+        with self._read() as session:
+            row = session.execute(
+                select(TrialRow.id, ObservationRow.value_bits)
+                .join(ObservationRow, ObservationRow.trial_id == TrialRow.id)
+                .where(TrialRow.campaign_id == checked_id(campaign_id, "campaign"),
+                       TrialRow.state == TrialState.COMPLETED)
+                .order_by(ObservationRow.value.desc(), TrialRow.number)
+                .limit(1)
+            ).first()
+        return None if row is None else (int(row[0]), bits_to_float(row[1]))
+
+    def count_rounds(self, campaign_id: int) -> int:
+        """Rounds proposed so far."""
+        with self._read() as session:
+            return int(session.scalar(
+                select(func.count()).where(RoundRow.campaign_id == checked_id(campaign_id, "campaign"))))
+
     def count_trials(self, campaign_id: int) -> dict[str, int]:
         """Number of trials per state (every state present, zeros included)."""
         with self._read() as session:
@@ -476,3 +539,8 @@ class Storage:
                 .group_by(TrialRow.state)
             ).all()
             return {state: 0 for state in ALL_STATES} | dict(counts)
+
+
+def _environmental(failure: DatabaseError) -> bool:
+    """An error of the database's surroundings (locks, disk, permissions, a damaged file), not of our SQL or a race."""
+    return isinstance(failure, OperationalError) or type(failure) is DatabaseError

@@ -51,6 +51,24 @@ def finite_value(value: Any, trial_id: int) -> float:
     return number
 
 
+MAX_NAME_CHARS = 255  # the campaign.name column's length
+
+
+def valid_campaign_name(name: Any) -> str:
+    """A campaign's name: 1 to 255 printable characters, no surrounding spaces; else InvalidValue saying why."""
+    if not isinstance(name, str):
+        raise InvalidValue(f"a campaign name must be text, got {type(name).__name__}")
+    if not name or name != name.strip():
+        raise InvalidValue(f"campaign name {name!r} is empty or starts or ends with spaces: choose a name like "
+                           "'screen-1'")
+    if not name.isprintable():
+        raise InvalidValue(f"campaign name {name!r} holds newlines or other control characters: choose a name on "
+                           "one line")
+    if len(name) > MAX_NAME_CHARS:
+        raise InvalidValue(f"campaign name of {len(name)} characters is too long: use at most {MAX_NAME_CHARS}")
+    return name
+
+
 def valid_reason(reason: Any, trial_id: int) -> str:
     """A failed trial's reason: one non-empty line of at most ``MAX_MESSAGE_CHARS`` characters."""
     if not isinstance(reason, str):

@@ -1,0 +1,165 @@
+"""A stored campaign read from its database alone: what reading and telling commands need, without the task.
+
+:class:`CampaignView` opens a campaign's record, settings and trials, and records outcomes, without loading its
+task or its prior: no torch, no diffusers, no user code. ``oboptim status``, ``tell``, ``release``, ``export`` and
+``report`` use it, so a lab entering values does not wait for a model to load, and a campaign whose task file moved
+can still be read. :class:`oboptim.Campaign` is a view plus the task, the prior and the loop.
+
+Example:
+    >>> view = CampaignView.open("lab", storage="sqlite:///runs.db")
+    >>> view.tell(17, 0.83)
+    >>> view.summary().to_json()["best"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from oboptim._outcomes import record_outcome
+from oboptim._settings import CampaignSettings, stored_budget
+from oboptim.errors import OboptimError
+from oboptim.oracles._base import Outcome
+from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
+from oboptim.storage._store import Storage
+from oboptim.storage._validation import finite_value, valid_reason
+
+if TYPE_CHECKING:
+    from oboptim._task import Task
+
+DEFAULT_BUDGET = 64
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """The state of a campaign at a glance (``oboptim status``; ``--json`` prints :meth:`to_json`).
+
+    Attributes:
+        name, task, status, seed: from the campaign's record (status ``active`` or ``finished``).
+        budget: finished trials a run aims for.
+        finished: completed plus failed trials.
+        counts: trials per state.
+        held: waiting trials asked for someone (``oboptim ask``) and not yet told.
+        rounds: rounds proposed so far.
+        best_value, best_trial: the best completed trial, or None.
+    """
+
+    name: str
+    task: str
+    status: str
+    seed: int
+    budget: int
+    finished: int
+    counts: dict[str, int]
+    held: int
+    rounds: int
+    best_value: float | None
+    best_trial: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["best"] = None if self.best_trial is None else {"trial_id": self.best_trial, "value": self.best_value}
+        del data["best_value"], data["best_trial"]
+        return data
+
+    def line(self) -> str:
+        """One line of text (names are shown escaped if they hold control characters)."""
+        counts = ", ".join(f"{state} {count}" for state, count in self.counts.items() if count)
+        held = f" ({self.held} asked)" if self.held else ""
+        best = "-" if self.best_value is None else f"{self.best_value:.6g} (trial {self.best_trial})"
+        return (f"{_shown(self.name)}: task {_shown(self.task)}, {self.finished}/{self.budget} finished, "
+                f"{self.rounds} rounds, {counts or 'no trials'}{held}, best {best}, {self.status}")
+
+
+class CampaignView:
+    """A campaign as stored: its record, settings, trials and summary; outcomes can be recorded. No task needed.
+
+    Attributes:
+        task: the campaign's task where one was loaded (always for a :class:`~oboptim.Campaign`), else None.
+    """
+
+    task: Task | None = None
+
+    def __init__(self, storage: Storage, record: CampaignRecord) -> None:
+        self.storage = storage
+        self.record = record
+        self.settings = CampaignSettings.from_stored(record.config)
+
+    @classmethod
+    def open(cls, name: str, storage: Storage | str | None = None, *, read_only: bool = False) -> CampaignView:
+        """The existing campaign ``name`` (a one-line error listing the known ones if there is none)."""
+        store = storage if isinstance(storage, Storage) else Storage(storage, create=False, read_only=read_only)
+        record = store.get_campaign(name)
+        if record is None:
+            raise OboptimError(store.missing_campaign_message(name))
+        return cls(store, record)
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def id(self) -> int:
+        return self.record.id
+
+    @property
+    def seed(self) -> int:
+        return self.record.seed
+
+    @property
+    def budget(self) -> int:
+        """The number of finished trials a run aims for when given no budget."""
+        return stored_budget(self.record.config, DEFAULT_BUDGET)
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def trials(self, states: Iterable[str] | None = None) -> list[TrialRecord]:
+        """All trials (or those in ``states``), in the order they were asked."""
+        return self.storage.trials(self.id, states=states)
+
+    def best(self) -> TrialRecord | None:
+        """The completed trial with the highest value (None before any)."""
+        done = self.trials([TrialState.COMPLETED])
+        return max(done, key=lambda t: t.value) if done else None
+
+    def finished_count(self) -> int:
+        """Trials that spent an oracle query: completed or failed."""
+        counts = self.storage.count_trials(self.id)
+        return counts[TrialState.COMPLETED] + counts[TrialState.FAILED]
+
+    def summary(self) -> CampaignSummary:
+        """Counts, budget, rounds and the best value, read without loading any candidate."""
+        record = self.storage.get_campaign_by_id(self.id)
+        counts = self.storage.count_trials(self.id)
+        best = self.storage.best_value(self.id)
+        return CampaignSummary(
+            name=record.name, task=record.task, status=record.status, seed=record.seed, budget=self.budget,
+            finished=counts[TrialState.COMPLETED] + counts[TrialState.FAILED],
+            counts={str(state): count for state, count in counts.items()}, held=self.storage.count_held(self.id),
+            rounds=self.storage.count_rounds(self.id), best_value=None if best is None else best[1],
+            best_trial=None if best is None else best[0],
+        )
+
+    # -- telling ---------------------------------------------------------------------------------------------------
+
+    def tell(self, trial_id: int, value: float, *, sem: float | None = None, rater: str | None = None) -> TrialRecord:
+        """Record ``value`` for a trial; the same value again is a no-op, a different one raises."""
+        outcome = Outcome(value=finite_value(value, trial_id))
+        return record_outcome(self.storage, self.id, trial_id, outcome, sem=sem, rater=rater)
+
+    def fail(self, trial_id: int, reason: str) -> TrialRecord:
+        """Mark a trial failed with ``reason`` (one non-empty line, cut to 500 characters)."""
+        return record_outcome(self.storage, self.id, trial_id, Outcome(error=valid_reason(reason, trial_id)))
+
+    def release(self, trial_ids: Iterable[int]) -> list[TrialRecord]:
+        """Hand asked (or running) trials back to the campaign: any worker's ``run`` may then query them."""
+        return [self.storage.release_trial(trial_id, campaign_id=self.id) for trial_id in trial_ids]
+
+
+def _shown(text: str) -> str:
+    """``text`` as is, or escaped (as by ascii()) if it holds newlines or other control characters."""
+    return text if text.isprintable() else ascii(text)
+
+
+__all__ = ["CampaignSummary", "CampaignView"]
