@@ -52,17 +52,23 @@ def run_gaussian(d, resampling="ssp", tempering="exp", guidance=True, seed=0):
 
 
 BASE = {"d": 2, "resampling": "ssp", "tempering": "exp", "guidance": True}
+# Where resampling works hardest: derivative-free (the weights alone steer), high-dimensional, untempered. A wrong
+# resampler shows here and nowhere in the guided cases (measured: with the weights ignored by one scheme, only the
+# derivative-free cases of the full 80-case grid fail).
+RESAMPLING_STRESS = {"d": 16, "tempering": "none", "guidance": False}
 
 
 def one_factor_at_a_time() -> list[dict]:
-    """The base case, then each factor varied alone: every resampler, every tempering schedule, both modes, d = 16.
+    """The base case; each tempering schedule; each resampler under resampling stress; derivative-free; d = 16.
 
-    The factors act on different parts of a step (resampling, the lambda schedule, the proposal, the dimension), so a
-    defect in one shows in its own cases; the full grid (80 cases) caught nothing these 12 do not.
+    The factors act on different parts of a step, so each is varied where a defect in it shows. Mutation runs
+    (a scheme that ignores the weights, residual resampling that dumps its remainder on one particle, SSP without its
+    randomised rounding, dropped weights, a wrong twist, a sign error in the proposal correction, a wrong log Z) are
+    caught by these 12 cases wherever the full 80-case grid catches them.
     """
     cases = [BASE]
-    cases += [{**BASE, "resampling": name} for name in RESAMPLERS if name != BASE["resampling"]]
     cases += [{**BASE, "tempering": name} for name in TEMPERING_SCHEDULES if name != BASE["tempering"]]
+    cases += [{**RESAMPLING_STRESS, "resampling": name} for name in RESAMPLERS]
     cases += [{**BASE, "guidance": False}, {**BASE, "d": 16}, {**BASE, "d": 16, "guidance": False,
                                                                 "tempering": "adaptive"}]
     return cases
