@@ -24,7 +24,7 @@ from __future__ import annotations
 import flask
 
 from oboptim.images._pictures import IMAGE, NUMBERS, POINT_2D, candidate_kind, image_png
-from oboptim.web._board import RatingBoard, RatingError
+from oboptim.web._board import RATING_MAX, RATING_MIN, RatingBoard, RatingError
 from oboptim.web._guard import guard_app
 from oboptim.web._render import point_png
 
@@ -94,7 +94,8 @@ def _add_routes(app: flask.Flask, board: RatingBoard, token: str) -> None:
             response.cache_control.max_age = 3600  # a trial's x never changes
         else:  # a 2-D point over the completed ones, which change as ratings arrive
             xs, values = board.completed_points()
-            png = point_png(record.x, xs, values, pending=board.pending_points())
+            png = point_png(record.x, xs, values, pending=board.pending_points(),
+                            value_range=(RATING_MIN, RATING_MAX))
             response = flask.Response(png, mimetype="image/png")
             response.cache_control.no_store = True
         response.cache_control.private = True
