@@ -1,12 +1,12 @@
-"""The rating page as a Flask application: routes, the token check, JSON answers.
+"""The rating page as a Flask application: routes and JSON answers, behind the guard of :mod:`oboptim.web._guard`.
 
 Flask (with Werkzeug and Jinja, all maintained by the Pallets project) does the HTTP work: routing, form and
 cookie parsing, templates with autoescaping. This module only maps requests to :class:`RatingBoard` calls.
 
-Every route, static files included, needs the server's random token: ``?token=...`` in the URL, the ``token`` form
-field or the ``X-Oboptim-Token`` header; GET requests may instead carry the cookie set on the first visit. POST
-requests must name the token explicitly (a cookie alone is not enough), so another web site cannot post ratings
-through the rater's browser. Without a valid token every route answers 403.
+Every route, static files included, needs the server's random token (403 without it): GET requests in the
+``X-Oboptim-Token`` header, ``?token=...`` in the URL or the cookie set on the first visit; POST requests in the header
+or the ``token`` form field only, from the page's own origin, with a body of a few kB at most. The checks and the
+security headers every answer carries are in :mod:`oboptim.web._guard`.
 
 Routes:
     GET  /                    the page: progress and the pending trials
@@ -21,18 +21,14 @@ Routes:
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 import flask
 
 from oboptim.images._pictures import IMAGE, NUMBERS, POINT_2D, candidate_kind, image_png
-from oboptim.web._board import RatingBoard, RatingError
+from oboptim.web._board import RATING_MAX, RATING_MIN, RatingBoard, RatingError
+from oboptim.web._guard import guard_app
 from oboptim.web._render import point_png
 
-TOKEN_HEADER = "X-Oboptim-Token"
 POLL_MILLISECONDS = 2000
-FORBIDDEN_TEXT = "forbidden: open the page with the URL (and its token) that `oboptim serve` printed\n"
 
 
 def create_app(storage_url: str | None, campaign_name: str, token: str) -> flask.Flask:
@@ -46,35 +42,10 @@ def create_app(storage_url: str | None, campaign_name: str, token: str) -> flask
     board = RatingBoard.open(storage_url, campaign_name)
     app = flask.Flask(__name__)  # templates/ and static/ sit beside this module
     app.extensions["oboptim_board"] = board
-    guard = TokenGuard(token)
-    app.before_request(guard.check)
-    app.after_request(guard.remember)
+    guard_app(app, token)
     app.register_error_handler(RatingError, _rating_error)
     _add_routes(app, board, token)
     return app
-
-
-class TokenGuard:
-    """Refuses every request without the token; remembers a valid ``?token=`` in a cookie for later GETs."""
-
-    def __init__(self, token: str) -> None:
-        self.token = token
-        # One cookie name per server (its token's digest), so two pages on the same host do not overwrite each other.
-        self.cookie_name = "oboptim_" + hashlib.sha256(token.encode()).hexdigest()[:16]
-
-    def check(self) -> flask.Response | None:
-        request = flask.request
-        given = request.headers.get(TOKEN_HEADER) or request.args.get("token") or request.form.get("token")
-        if not given and request.method in ("GET", "HEAD"):
-            given = request.cookies.get(self.cookie_name)
-        if not given or not secrets.compare_digest(given.encode(), self.token.encode()):
-            return flask.Response(FORBIDDEN_TEXT, status=403, mimetype="text/plain")
-        return None
-
-    def remember(self, response: flask.Response) -> flask.Response:
-        if response.status_code != 403 and flask.request.cookies.get(self.cookie_name) != self.token:
-            response.set_cookie(self.cookie_name, self.token, httponly=True, samesite="Strict")
-        return response
 
 
 def _add_routes(app: flask.Flask, board: RatingBoard, token: str) -> None:
@@ -123,7 +94,8 @@ def _add_routes(app: flask.Flask, board: RatingBoard, token: str) -> None:
             response.cache_control.max_age = 3600  # a trial's x never changes
         else:  # a 2-D point over the completed ones, which change as ratings arrive
             xs, values = board.completed_points()
-            png = point_png(record.x, xs, values, pending=board.pending_points())
+            png = point_png(record.x, xs, values, pending=board.pending_points(),
+                            value_range=(RATING_MIN, RATING_MAX))
             response = flask.Response(png, mimetype="image/png")
             response.cache_control.no_store = True
         response.cache_control.private = True

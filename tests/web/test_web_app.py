@@ -1,6 +1,8 @@
-"""The rating page's Flask app through its test client: the token, listing, rating, bad input, skip, state, PNGs."""
+"""The rating page's Flask app through its test client: the token, listing, rating, bad input, skip, state, PNGs,
+the origin check and the security headers."""
 
 import io
+import re
 import sqlite3
 
 import numpy as np
@@ -68,6 +70,66 @@ def test_token_in_the_url_sets_a_cookie_for_later_gets_but_posts_must_name_it(db
     response = client.post("/api/rate", data={"trial_id": str(db[2][0].id), "rating": "5"})
     assert response.status_code == 403  # a cookie alone could be a forged cross-site post
     assert observation_count(db[0]) == 0
+
+
+def test_a_post_takes_no_token_from_the_query_string(db, client):
+    """A token in a POST's URL would end up in browser history and logs: only the header or the form field count."""
+    response = client.post(f"/api/rate?token={TOKEN}", data={"trial_id": str(db[2][0].id), "rating": "5"})
+    assert response.status_code == 403
+    assert client.post(f"/api/skip?token={TOKEN}", data={"trial_id": str(db[2][0].id)}).status_code == 403
+    assert observation_count(db[0]) == 0
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"}, {"Origin": "null"},
+                                     {"Origin": "http://localhost:8765"}, {"Referer": "http://evil.example/rate"}])
+def test_a_cross_origin_post_is_refused_even_with_the_token(db, client, headers):
+    response = client.post("/api/rate", data={"trial_id": str(db[2][0].id), "rating": "5"},
+                           headers={"X-Oboptim-Token": TOKEN, **headers})
+    assert response.status_code == 403 and b"origin" in response.data
+    assert observation_count(db[0]) == 0
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://localhost"}, {"Referer": "http://localhost/?x=1"}, {}])
+def test_a_same_origin_post_or_one_without_origin_is_accepted(db, client, headers):
+    response = client.post("/api/rate", data={"trial_id": str(db[2][0].id), "rating": "5"},
+                           headers={"X-Oboptim-Token": TOKEN, **headers})
+    assert response.status_code == 200
+
+
+def test_a_body_over_the_limit_is_refused_before_the_token_is_read(db, client):
+    fields = {"token": TOKEN, "trial_id": str(db[2][0].id), "rating": "5", "padding": "x" * 100_000}
+    assert client.post("/api/rate", data=fields).status_code == 413
+    response = client.post("/api/rate", data=fields, headers={"X-Oboptim-Token": TOKEN})
+    assert response.status_code == 413 and b"too large" in response.data
+    assert observation_count(db[0]) == 0
+
+
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY",
+                    "Referrer-Policy": "no-referrer"}
+
+
+@pytest.mark.parametrize("path", ["/?token=" + TOKEN, "/trials?token=" + TOKEN, "/api/state?token=" + TOKEN,
+                                  "/static/page.js?token=" + TOKEN, "/trial/2.png?token=" + TOKEN, "/", "/nowhere"])
+def test_every_answer_carries_the_security_headers(client, path):
+    response = client.get(path)
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+
+
+@pytest.mark.parametrize("path", ["/", "/trials", "/api/state"])
+def test_pages_with_the_token_are_not_stored(client, path):
+    assert "no-store" in client.get(f"{path}?token={TOKEN}").headers["Cache-Control"]
+
+
+def test_the_page_has_no_inline_script_or_style(client):
+    """The Content-Security-Policy allows scripts and styles from the server's files only."""
+    page = client.get(f"/?token={TOKEN}").get_data(as_text=True)
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []
+    assert "<style" not in page and not re.search(r"\sstyle=", page)
+    assert not re.search(r"\son[a-z]+=", page)  # onclick= etc.
 
 
 def test_unknown_campaign_is_a_clear_error(db):

@@ -1,6 +1,8 @@
-"""The real server (werkzeug, loopback, free port): the token over HTTP, and logs that never show it."""
+"""The real server (werkzeug, loopback, free port): the token over HTTP, logs that never show it, and bodies that
+are refused before they are sent."""
 
 import logging
+import socket
 import threading
 import urllib.error
 import urllib.request
@@ -48,3 +50,28 @@ def test_token_is_required_over_http_and_never_logged(running, caplog):
     assert logged.count("GET /api/state 403") == 2  # refusals are logged, successes (polling) are not
     assert "/api/state 200" not in logged
     assert token not in logged and "guess" not in logged
+
+
+HUGE_BODY_BYTES = 200_000_000
+
+
+def refusal_of_a_huge_post(base: str, headers: dict[str, str]) -> str:
+    """The status line the server answers a 200 MB POST with, sending only its head (the body never comes).
+
+    A server that reads the body before answering never answers: the read on the socket then times out.
+    """
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    head = {"Host": f"{host}:{port}", "Content-Type": "application/x-www-form-urlencoded",
+            "Content-Length": str(HUGE_BODY_BYTES), **headers}
+    request = "POST /api/rate HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n"
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request.encode())
+        return connection.makefile("rb").readline().decode().strip()
+
+
+@pytest.mark.parametrize(("headers", "status"), [({}, 413), ({"X-Oboptim-Token": "guess"}, 403),
+                                                 ({"X-Oboptim-Token": None}, 413)])
+def test_a_huge_post_is_refused_before_its_body_is_sent(running, headers, status):
+    base, token = running
+    headers = {name: value or token for name, value in headers.items()}
+    assert refusal_of_a_huge_post(base, headers).split()[1] == str(status)

@@ -24,11 +24,15 @@
     globalMessage.className = kind;
   }
 
+  // The token travels in a header, never in a URL: the server checks it before reading any body.
+  function headers(accept) {
+    return { Accept: accept, "X-Oboptim-Token": token };
+  }
+
   async function post(url, fields) {
     const form = new FormData();
-    form.append("token", token);
     for (const [key, value] of Object.entries(fields)) form.append(key, value);
-    const response = await fetch(url, { method: "POST", body: form, headers: { Accept: "application/json" } });
+    const response = await fetch(url, { method: "POST", body: form, headers: headers("application/json") });
     try {
       return await response.json();
     } catch (error) {
@@ -80,8 +84,7 @@
       const input = card.querySelector(".rating-input");
       if (input && input.value) typed[card.dataset.trialId] = input.value;
     }
-    const url = `${body.dataset.trialsUrl}?token=${encodeURIComponent(token)}`;
-    const response = await fetch(url, { headers: { Accept: "text/html" } });
+    const response = await fetch(body.dataset.trialsUrl, { headers: headers("text/html") });
     if (!response.ok) throw new Error(`the server answered ${response.status}`);
     list.innerHTML = await response.text();
     for (const [id, value] of Object.entries(typed)) {
@@ -93,8 +96,7 @@
 
   async function poll() {
     try {
-      const url = `${body.dataset.stateUrl}?token=${encodeURIComponent(token)}`;
-      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      const response = await fetch(body.dataset.stateUrl, { headers: headers("application/json") });
       if (!response.ok) throw new Error(`the server answered ${response.status}`);
       const state = await response.json();
       showProgress(state);
