@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from oboptim._heartbeat import DEFAULT_GRACE_SECONDS, Heartbeat
 from oboptim._outcomes import record_outcomes
 from oboptim._proposal import History, propose
 from oboptim._records import SMC, RoundDiagnostics
@@ -45,14 +46,21 @@ from oboptim.storage._errors import RoundExistsError, TrialConflictError
 from oboptim.storage._records import CAMPAIGN_ACTIVE, CAMPAIGN_FINISHED, CampaignRecord, TrialRecord, TrialState
 from oboptim.storage._store import Storage
 
-DEFAULT_LEASE_SECONDS = 600.0
 ASKED_PREFIX = "ask:"  # holder of trials asked for someone (`oboptim ask`): ask:HOST:PID, or the asker's own label
 _POLL_SECONDS = 0.5
 
 
+HOSTNAME_ENV_VAR = "OBOPTIM_HOSTNAME"  # the host name a worker reports (default: the machine's)
+
+
+def host_name() -> str:
+    """The name of this machine as workers report it (``$OBOPTIM_HOSTNAME``, else the system's host name)."""
+    return os.environ.get(HOSTNAME_ENV_VAR) or socket.gethostname()
+
+
 def worker_id() -> str:
     """``host:pid`` of this process; lets a resumed run tell a dead worker from a live one on the same host."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{host_name()}:{os.getpid()}"
 
 
 def round_generator(seed: int, round_index: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -66,13 +74,14 @@ class Campaign(CampaignView):
     :meth:`open`; a :class:`~oboptim.CampaignView` reads and tells without loading the task."""
 
     def __init__(self, storage: Storage, record: CampaignRecord, task: Task, *, device: str = "cpu",
-                 particle_batch_size: int | None = None) -> None:
+                 particle_batch_size: int | None = None, worker_name: str | None = None) -> None:
         super().__init__(storage, record)
         self.task = task
         self.device = device
         # a task may suggest one (sd: 4 latents per UNet call fit a GPU at 512x512 with guidance)
         self.particle_batch_size = particle_batch_size or task.defaults.get("particle_batch_size")
-        self.worker = worker_id()
+        self.worker = worker_name or worker_id()
+        self.discarded_proposals = 0  # proposals computed and then thrown away (another worker's round came first)
         self._prior: DiffusionPrior | None = None
 
     # -- opening ---------------------------------------------------------------------------------------------------
@@ -90,6 +99,7 @@ class Campaign(CampaignView):
         task_options: Mapping[str, Any] | None = None,
         oracle: object = None,
         budget: int | None = None,
+        worker_name: str | None = None,
         **settings: Any,
     ) -> Campaign:
         """Create campaign ``name``, or resume it if it exists.
@@ -106,8 +116,11 @@ class Campaign(CampaignView):
                 stored with the campaign, so a resume needs none.
             oracle: the oracle the campaign will run with, when creating it: a task's named oracle (``"jpeg"``)
                 brings its own defaults (:attr:`Task.oracle_defaults`). Ignored on resume.
-            settings: campaign settings (the fields of :class:`~oboptim.CampaignSettings`) and ``budget``; on resume
-                the settings given must match the stored ones.
+            budget: finished trials a run aims for; stored with a new campaign (default: the task's, else 64).
+            worker_name: this process's name as a worker (default ``HOST:PID``); a worker restarted under the same
+                name finishes its own unfinished trials first.
+            settings: campaign settings (the fields of :class:`~oboptim.CampaignSettings`); on resume the settings
+                given must match the stored ones.
         """
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError("device 'cuda' was requested but no CUDA device is available: use --device cpu")
@@ -125,7 +138,8 @@ class Campaign(CampaignView):
             config = resolved.to_stored(budget=budget, task_sha256=task_file_digest(task))
             existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
             if created:
-                return cls(store, existing, task_obj, device=device, particle_batch_size=particle_batch_size)
+                return cls(store, existing, task_obj, device=device, particle_batch_size=particle_batch_size,
+                           worker_name=worker_name)
         if task is not None and canonical_spec(task) != existing.task:
             raise ConfigError(
                 f"campaign {name!r} was created with task {existing.task!r}; you passed {task!r}: "
@@ -144,7 +158,7 @@ class Campaign(CampaignView):
                               "or use --name to start a new campaign")
         _warn_if_the_task_file_changed(name, existing)
         return cls(store, existing, load_task(existing.task, stored.task_options),
-                   device=device, particle_batch_size=particle_batch_size)
+                   device=device, particle_batch_size=particle_batch_size, worker_name=worker_name)
 
     @property
     def prior(self) -> DiffusionPrior:
@@ -170,8 +184,19 @@ class Campaign(CampaignView):
             raise ConfigError(f"ask needs a number of candidates >= 0; got {n!r}")
         if n == 0:
             return []
-        return self._propose_round(n or self.settings.batch_size, state=TrialState.WAITING,
-                                   holder=holder or f"{ASKED_PREFIX}{self.worker}", lease_seconds=lease_seconds)
+        self.storage.check_writable()  # a read-only database fails before the proposal's work
+        while not self.storage.acquire_proposer(self.id, self.worker, DEFAULT_GRACE_SECONDS):
+            time.sleep(_POLL_SECONDS)  # another worker is proposing: its round comes first, then ours on top of it
+            self.requeue_dead_workers()
+        with Heartbeat(self.storage, self.id, self.worker) as heart:
+            heart.hold_proposer()
+            try:
+                return self._propose_round(n or self.settings.batch_size, state=TrialState.WAITING,
+                                           holder=holder or f"{ASKED_PREFIX}{self.worker}",
+                                           lease_seconds=lease_seconds)
+            finally:
+                heart.drop_proposer()
+                self.storage.release_proposer(self.id, self.worker)
 
     # -- the loop --------------------------------------------------------------------------------------------------
 
@@ -184,7 +209,8 @@ class Campaign(CampaignView):
         oracle_timeout: float = DEFAULT_ORACLE_TIMEOUT_S,
         retries: int = 0,
         max_failure_rate: float = 0.5,
-        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        heartbeat_seconds: float | None = None,
         progress: bool = False,
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -197,6 +223,9 @@ class Campaign(CampaignView):
             oracle_command: a shell command speaking JSON lines instead.
             retries: re-query failed trials this many times.
             max_failure_rate: stop with :class:`~oboptim.oracles.TooManyFailures` past this fraction of failures.
+            grace_seconds: how long after this worker's last heartbeat its trials stay its own; a slow oracle keeps
+                them for ever as long as this process lives (its leases are renewed in the background).
+            heartbeat_seconds: time between renewals (default: a quarter of ``grace_seconds``).
             progress: show a progress bar (the command line does; the library is quiet by default).
             log: where each round's one-line summary goes (default: nowhere; the command line sends it to standard
                 error).
@@ -212,24 +241,28 @@ class Campaign(CampaignView):
         self._set_status(CAMPAIGN_ACTIVE)
         bar = _progress_bar(budget, self.finished_count(), enabled=progress)
         say = _say_beside(bar, log)
+        heart = Heartbeat(self.storage, self.id, self.worker, grace_seconds=grace_seconds,
+                          interval_seconds=heartbeat_seconds)
+        resume_own = True  # first its own unfinished trials, for a worker that comes back under the same name
         try:
-            while (finished := _finished(counts := self.storage.count_trials(self.id))) < budget:
-                claimed = self.storage.claim_trials(self.id, self.worker, lease_seconds,
-                                                    limit=self.settings.batch_size)
-                if claimed:
-                    self._evaluate(oracle_obj, claimed, retries, failures, bar)
-                    continue
-                # Trials asked for someone else are theirs: this run neither claims nor waits for them.
-                outstanding = (counts[TrialState.WAITING] - self.storage.count_held(self.id)
-                               + counts[TrialState.RUNNING])
-                n = min(self.settings.batch_size, budget - finished - outstanding)
-                trials = [] if n <= 0 else self._propose_round(n, state=TrialState.RUNNING, holder=self.worker,
-                                                                lease_seconds=lease_seconds, max_trials=budget)
-                if not trials:  # other workers hold the rest of the budget
-                    time.sleep(_POLL_SECONDS)
-                    continue
-                self._evaluate(oracle_obj, trials, retries, failures, bar)
-                say(self.round_summary(trials[0].round, budget))
+            with heart:
+                while (finished := _finished(counts := self.storage.count_trials(self.id))) < budget:
+                    claimed = self.storage.claim_trials(self.id, self.worker, grace_seconds,
+                                                        limit=self.settings.batch_size, resume_own=resume_own)
+                    resume_own = False
+                    if claimed:
+                        self._evaluate(oracle_obj, claimed, retries, failures, bar, heart)
+                        continue
+                    # Trials asked for someone else are theirs: this run neither claims nor waits for them.
+                    outstanding = (counts[TrialState.WAITING] - self.storage.count_held(self.id)
+                                   + counts[TrialState.RUNNING])
+                    n = min(self.settings.batch_size, budget - finished - outstanding)
+                    trials = [] if n <= 0 else self._propose_as_the_one_proposer(n, budget, grace_seconds, heart)
+                    if not trials:  # another worker is proposing, or holds the rest of the budget
+                        time.sleep(_POLL_SECONDS)
+                        continue
+                    self._evaluate(oracle_obj, trials, retries, failures, bar, heart)
+                    say(self.round_summary(trials[0].round, budget))
             self._set_status(CAMPAIGN_FINISHED if self.finished_count() >= self.budget else CAMPAIGN_ACTIVE)
         except KeyboardInterrupt:
             self.release_mine()  # so `status` shows them waiting, and any worker may take them up at once
@@ -238,6 +271,19 @@ class Campaign(CampaignView):
             if bar is not None:
                 bar.close()
             oracle_obj.close()
+
+    def _propose_as_the_one_proposer(self, n: int, budget: int, grace_seconds: float,
+                                     heart: Heartbeat) -> list[TrialRecord]:
+        """Propose and store a round of ``n`` running trials, if no other worker is proposing ([] if one is)."""
+        if not self.storage.acquire_proposer(self.id, self.worker, grace_seconds):
+            return []
+        heart.hold_proposer()
+        try:
+            return self._propose_round(n, state=TrialState.RUNNING, holder=self.worker, lease_seconds=grace_seconds,
+                                       max_trials=budget)
+        finally:
+            heart.drop_proposer()
+            self.storage.release_proposer(self.id, self.worker)
 
     def _set_status(self, status: str) -> None:
         if self.storage.get_campaign_by_id(self.id).status != status:
@@ -260,12 +306,15 @@ class Campaign(CampaignView):
         return released
 
     def requeue_dead_workers(self) -> int:
-        """Put back to waiting the running trials of processes on this host that no longer exist."""
-        host = socket.gethostname()
+        """Put back to waiting the running trials of processes on this host that no longer exist, and free the
+        proposer lease if such a process held it."""
+        host = host_name()
+        proposer = self.storage.proposer(self.id)
+        if proposer is not None and _dead_here(proposer[0], host):
+            self.storage.release_proposer(self.id, proposer[0])
         released = 0
         for trial in self.trials([TrialState.RUNNING]):
-            owner_host, _, pid = (trial.worker or "").rpartition(":")
-            if owner_host == host and pid.isdigit() and not _process_alive(int(pid)):
+            if _dead_here(trial.worker or "", host):
                 try:
                     self.storage.release_trial(trial.id, worker=trial.worker, campaign_id=self.id)
                     released += 1
@@ -319,17 +368,23 @@ class Campaign(CampaignView):
                     self.id, round_index, list(proposal.xs), [p.to_json() for p in proposal.provenances], rng_state,
                     proposal.diagnostics.to_json(),
                     surrogate=proposal.surrogate, state=state, worker=holder, lease_seconds=lease_seconds,
-                    max_trials=max_trials,
+                    max_trials=max_trials, proposer=self.worker,
                 )
             except RoundExistsError:
+                self.discarded_proposals += 1  # only when a proposer lease ran out mid-proposal
                 continue
 
     def _evaluate(self, oracle: Oracle, trials: list[TrialRecord], retries: int, failures: FailureBudget,
-                  bar) -> None:
+                  bar, heart: Heartbeat) -> None:
         xs = np.stack([t.x for t in trials])
-        outcomes = evaluate_with_retries(oracle, [t.id for t in trials], xs, retries)
-        # told by someone else meanwhile (e.g. `oboptim tell`): the first answer stands
-        record_outcomes(self.storage, self.id, [(t.id, o) for t, o in zip(trials, outcomes)], skip_conflicts=True)
+        ids = [t.id for t in trials]
+        heart.hold(ids)
+        try:
+            outcomes = evaluate_with_retries(oracle, ids, xs, retries)
+            # told by someone else meanwhile (`oboptim tell`), or taken over after a lost lease: the other answer stands
+            record_outcomes(self.storage, self.id, list(zip(ids, outcomes)), skip_conflicts=True, holder=self.worker)
+        finally:
+            heart.drop(ids)
         if bar is not None:
             bar.n = self.finished_count()
             bar.refresh()
@@ -371,6 +426,12 @@ def _finished(counts: Mapping[str, int]) -> int:
 
 def _outcome_of(trial: TrialRecord) -> Outcome:
     return Outcome(value=trial.value) if trial.state == TrialState.COMPLETED else Outcome(error=trial.error or "failed")
+
+
+def _dead_here(worker: str, host: str) -> bool:
+    """Whether ``worker`` (``HOST:PID``) was a process on ``host`` that no longer exists."""
+    owner_host, _, pid = worker.rpartition(":")
+    return owner_host == host and pid.isdigit() and not _process_alive(int(pid))
 
 
 def _process_alive(pid: int) -> bool:

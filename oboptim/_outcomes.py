@@ -35,16 +35,18 @@ def record_outcome(storage: Storage, campaign_id: int, trial_id: int, outcome: O
 
 
 def record_outcomes(storage: Storage, campaign_id: int, outcomes: Sequence[tuple[int, Outcome]], *,
-                    rater: str | None = None, skip_conflicts: bool = False) -> list[TrialRecord | None]:
+                    rater: str | None = None, skip_conflicts: bool = False,
+                    holder: str | None = None) -> list[TrialRecord | None]:
     """:func:`record_outcome` for a batch, refreshing each round's gap once.
 
     With ``skip_conflicts`` a trial finished meanwhile by someone else (``oboptim tell`` while the loop's oracle
-    ran) keeps its first answer and gets None here, instead of raising.
+    ran), or taken over by another worker after ``holder`` lost its lease, keeps the other answer and gets None here,
+    instead of raising.
     """
     records: list[TrialRecord | None] = []
     for trial_id, outcome in outcomes:
         try:
-            records.append(_write(storage, campaign_id, trial_id, outcome, rater=rater))
+            records.append(_write(storage, campaign_id, trial_id, outcome, rater=rater, holder=holder))
         except TrialConflictError:
             if not skip_conflicts:
                 raise
@@ -54,10 +56,11 @@ def record_outcomes(storage: Storage, campaign_id: int, outcomes: Sequence[tuple
 
 
 def _write(storage: Storage, campaign_id: int, trial_id: int, outcome: Outcome, *, sem: float | None = None,
-           rater: str | None = None) -> TrialRecord:
+           rater: str | None = None, holder: str | None = None) -> TrialRecord:
     if outcome.failed:
-        return storage.fail_trial(trial_id, outcome.error, campaign_id=campaign_id)
-    return storage.complete_trial(trial_id, outcome.value, sem=sem, rater=rater, campaign_id=campaign_id)
+        return storage.fail_trial(trial_id, outcome.error, campaign_id=campaign_id, holder=holder)
+    return storage.complete_trial(trial_id, outcome.value, sem=sem, rater=rater, campaign_id=campaign_id,
+                                  holder=holder)
 
 
 def update_gaps(storage: Storage, campaign_id: int, rounds: Iterable[int]) -> None:

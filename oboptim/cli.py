@@ -97,11 +97,21 @@ def tasks() -> None:
 @click.option("--guidance-scale", type=float, default=None, help="Task option: classifier-free guidance (task sd).")
 @click.option("--task-option", "task_option_pairs", multiple=True, metavar="KEY=VALUE",
               help="Any other task option; VALUE is read as JSON when it parses, else as text. Repeatable.")
+@click.option("--worker-name", default=None, metavar="NAME",
+              help="This process's name as a worker; restarted under the same name, it finishes its own unfinished "
+                   "trials first.  [default: HOST:PID]")
+@click.option("--grace", "grace_seconds", type=click.FloatRange(min=0, min_open=True), default=120.0,
+              show_default=True,
+              help="Seconds after a worker's last heartbeat before other workers take over its trials. A slow oracle "
+                   "never loses its trials: they are renewed in the background while this process lives.")
+@click.option("--heartbeat", "heartbeat_seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Seconds between heartbeats.  [default: a quarter of --grace]")
 @click.option("--quiet", is_flag=True, help="No progress bar (round summaries still go to standard error).")
 @user_errors
 def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
         acquisition, beta, particles, alpha, steps, alpha_units, selection, resampling, tempering, device, retries,
-        max_failure_rate, particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, quiet) -> None:
+        max_failure_rate, particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, worker_name,
+        grace_seconds, heartbeat_seconds, quiet) -> None:
     """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
 
     TASK may be left out to resume an existing campaign; with --worker this process joins one that another
@@ -131,11 +141,12 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
         _check_oracle(oracle, oracle_cmd, oracle_timeout, existing, task)
     campaign = Campaign.open(name, storage=store, task=task, seed=seed, device=device,
                              particle_batch_size=particle_batch_size, task_options=task_options, oracle=oracle,
-                             budget=budget, **settings)
+                             budget=budget, worker_name=worker_name, **settings)
     click.echo(f"campaign {campaign.name!r} on {campaign.task.name} in {display_url(store.url)}", err=True)
     with contextlib.redirect_stdout(sys.stderr):  # a Python oracle's prints are diagnostics, not results
         campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
-                     retries=retries, max_failure_rate=max_failure_rate, progress=not quiet,
+                     retries=retries, max_failure_rate=max_failure_rate, grace_seconds=grace_seconds,
+                     heartbeat_seconds=heartbeat_seconds, progress=not quiet,
                      log=lambda line: click.echo(line, err=True))
     best = campaign.best()
     click.echo(f"finished {campaign.finished_count()} trials; best value {best.value:.6g} (trial {best.id})"

@@ -1,4 +1,4 @@
-"""Write tests/storage/assets/campaign_rev0001.db: a real campaign written by oboptim at storage revision 0001.
+"""Write tests/storage/assets/campaign_schema_v1.db: a real campaign written by oboptim at storage revision 0001.
 
 Made once, by the version just before the proposer lease (revision 0002), and committed; never regenerated. The
 upgrade-then-resume test opens a copy, upgrades it and runs the campaign further. Recipe:
@@ -20,7 +20,7 @@ import numpy as np
 from oboptim import Campaign
 from oboptim.storage import Storage
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "tests" / "storage" / "assets" / "campaign_rev0001.db"
+DEFAULT_OUT = Path(__file__).resolve().parents[1] / "tests" / "storage" / "assets" / "campaign_schema_v1.db"
 
 
 def corner(x: np.ndarray) -> list[float]:

@@ -1,4 +1,4 @@
-"""Write tests/storage/assets/schema_v1.db: a small campaign at storage schema version 1.
+"""Write tests/storage/assets/schema_v{N}.db: a small campaign at the current storage schema version N.
 
 The file is committed and never regenerated once a newer schema exists: tests open it to check that every upgrade
 path keeps old campaigns readable and resumable. Recipe (tests rely on it):
@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from oboptim.storage import Storage
+from oboptim.storage import CURRENT_SCHEMA_VERSION, Storage
 
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "tests" / "storage" / "assets" / "schema_v1.db"
+ASSETS = Path(__file__).resolve().parents[1] / "tests" / "storage" / "assets"
+DEFAULT_OUT = ASSETS / f"schema_v{CURRENT_SCHEMA_VERSION}.db"
 
 
 def write_asset(path: Path) -> None:

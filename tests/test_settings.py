@@ -9,7 +9,7 @@ import pytest
 from oboptim import Campaign, CampaignSettings, ConfigError, TrialState
 from oboptim._settings import SETTINGS_SCHEMA
 from oboptim.sampling import SMCConfig
-from oboptim.storage import Storage
+from oboptim.storage import Storage, upgrade
 
 ASSETS = Path(__file__).parent / "storage" / "assets"
 
@@ -76,6 +76,7 @@ def test_a_campaign_written_by_the_previous_version_opens_and_resumes(tmp_path):
     path = tmp_path / "old.db"
     shutil.copy(ASSETS / "schema_v1.db", path)
     url = f"sqlite:///{path}"
+    upgrade(url)
     campaign = Campaign.open("asset-v1", storage=url)
     assert (campaign.settings.alpha, campaign.settings.particles, campaign.settings.alpha_units) == (0.1, 64, "oracle")
     done = campaign.finished_count()

@@ -1,4 +1,4 @@
-"""SQLAlchemy declarative models: the schema of an oboptim database (schema version 1).
+"""SQLAlchemy declarative models: the schema of an oboptim database (schema version 2).
 
 The tables hold campaigns, rounds, trials, observations and surrogate snapshots (docs/design.md). Migrations in
 `migrations/versions/` create exactly this schema; a test compares the two, so change both together (and add a
@@ -27,11 +27,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from oboptim.storage._column_types import JSONText, TrialStateText, UTCDateTime
 from oboptim.storage._records import TrialState
 
-CURRENT_SCHEMA_VERSION = 1
+CURRENT_SCHEMA_VERSION = 2
 APPLICATION_NAME = "oboptim"
 # The Alembic revisions of migrations/versions/, oldest first; the last is the head a current database is at. Kept
 # here so that opening a database needs no Alembic (a test checks it against the migration scripts).
-REVISIONS = ("0001_initial",)
+REVISIONS = ("0001_initial", "0002_proposer_lease")
 
 # Deterministic constraint names, so that migrations can refer to them on every backend.
 NAMING_CONVENTION = {
@@ -131,3 +131,13 @@ class SurrogateSnapshotRow(Base):
     hyperparameters: Mapped[dict[str, Any]] = mapped_column(JSONText)
     diagnostics: Mapped[dict[str, Any]] = mapped_column(JSONText)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProposerLeaseRow(Base):
+    """Who proposes a campaign's next round, until when (no row: nobody). See `Storage.acquire_proposer`."""
+
+    __tablename__ = "proposer_lease"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaign.id", ondelete="CASCADE"), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

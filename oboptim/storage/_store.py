@@ -40,6 +40,7 @@ from oboptim.storage._models import (
     CURRENT_SCHEMA_VERSION,
     CampaignRow,
     ObservationRow,
+    ProposerLeaseRow,
     RoundRow,
     SurrogateSnapshotRow,
     TrialRow,
@@ -224,6 +225,7 @@ class Storage:
         worker: str | None = None,
         lease_seconds: float | None = None,
         max_trials: int | None = None,
+        proposer: str | None = None,
     ) -> list[TrialRecord]:
         """Persist one ask in ONE transaction: the round row, an optional surrogate snapshot and its trials.
 
@@ -234,7 +236,7 @@ class Storage:
         they are released or their lease (if any) expires.
         `max_trials` caps the campaign's trials that are neither abandoned nor held (a budget shared by concurrent
         workers): only the first candidates that fit are stored, and if none fits nothing is written and [] is
-        returned.
+        returned. With `proposer`, that holder's proposer lease is given back in the same transaction.
         """
         if len(xs) != len(provenances):
             raise ValueError(f"got {len(xs)} candidates but {len(provenances)} provenances: pass one per candidate")
@@ -253,6 +255,8 @@ class Storage:
             with self._write() as session:
                 # Locking the campaign row serializes concurrent asks (trial numbers, round uniqueness).
                 campaign_row(session, campaign_id, lock=True)
+                if proposer is not None:
+                    _drop_proposer_lease(session, campaign_id, proposer)
                 if round_row(session, campaign_id, round) is not None:
                     raise round_exists_error(campaign_id, round)
                 if max_trials is not None:
@@ -342,12 +346,14 @@ class Storage:
     # ---------------------------------------------------------------- trial leases
 
     def claim_trials(
-        self, campaign_id: int, worker: str, lease_seconds: float, limit: int | None = None
+        self, campaign_id: int, worker: str, lease_seconds: float, limit: int | None = None, *,
+        resume_own: bool = False,
     ) -> list[TrialRecord]:
         """Atomically hand free waiting trials, and held or running ones whose lease expired, to `worker` (by number).
 
         Each trial goes to exactly one of any number of concurrent callers. A waiting trial held without a lease (asked
-        for someone) is never claimed.
+        for someone) is never claimed. With `resume_own`, `worker`'s own running trials come first whatever their
+        lease: a worker that comes back under the same name finishes its own work before anyone else's.
         """
         if not worker:
             raise ValueError("claim_trials needs a worker name")
@@ -356,14 +362,16 @@ class Storage:
         with self._write() as session:
             now = utc_now()
             expired = and_(TrialRow.lease_expires_at.is_not(None), TrialRow.lease_expires_at < now)
+            mine = and_(TrialRow.state == TrialState.RUNNING, TrialRow.worker == worker)
             claimable = or_(
                 and_(TrialRow.state == TrialState.WAITING, or_(TrialRow.worker.is_(None), expired)),
                 and_(TrialRow.state == TrialState.RUNNING, expired),
+                *([mine] if resume_own else []),
             )
             query = (
                 select(TrialRow)
                 .where(TrialRow.campaign_id == checked_id(campaign_id, "campaign"), claimable)
-                .order_by(TrialRow.number)
+                .order_by(mine.desc(), TrialRow.number)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -390,6 +398,53 @@ class Storage:
                     .values(lease_expires_at=lease_end(utc_now(), lease_seconds))
                 )
             return sorted(renewed)
+
+    # ---------------------------------------------------------------- the proposer lease
+
+    def acquire_proposer(self, campaign_id: int, holder: str, lease_seconds: float) -> bool:
+        """Become the one worker proposing the campaign's next round, for `lease_seconds` (renew it while working).
+
+        True if `holder` now holds the lease (it was free, expired, or already its own); False if another holds it.
+        `add_round(..., proposer=holder)` gives it back in the round's own transaction.
+        """
+        checked_id(campaign_id, "campaign")
+        now = utc_now()
+        try:
+            with self._write() as session:
+                row = session.get(ProposerLeaseRow, campaign_id, with_for_update=True)
+                if row is None:
+                    session.add(ProposerLeaseRow(campaign_id=campaign_id, holder=holder,
+                                                 expires_at=lease_end(now, lease_seconds)))
+                    return True
+                if row.holder != holder and row.expires_at >= now:
+                    return False
+                row.holder, row.expires_at = holder, lease_end(now, lease_seconds)
+                return True
+        except IntegrityError:  # another worker inserted the lease first
+            return False
+
+    def renew_proposer(self, campaign_id: int, holder: str, lease_seconds: float) -> bool:
+        """Extend `holder`'s proposer lease; False if it no longer holds it."""
+        with self._write() as session:
+            row = session.get(ProposerLeaseRow, checked_id(campaign_id, "campaign"), with_for_update=True)
+            if row is None or row.holder != holder:
+                return False
+            row.expires_at = lease_end(utc_now(), lease_seconds)
+            return True
+
+    def release_proposer(self, campaign_id: int, holder: str) -> None:
+        """Give up `holder`'s proposer lease (a no-op, writing nothing, if it does not hold it)."""
+        current = self.proposer(campaign_id)
+        if current is None or current[0] != holder:
+            return
+        with self._write() as session:
+            _drop_proposer_lease(session, campaign_id, holder)
+
+    def proposer(self, campaign_id: int) -> tuple[str, Any] | None:
+        """``(holder, expires_at)`` of the campaign's proposer lease, or None."""
+        with self._read() as session:
+            row = session.get(ProposerLeaseRow, checked_id(campaign_id, "campaign"))
+            return None if row is None else (row.holder, row.expires_at)
 
     def count_held(self, campaign_id: int) -> int:
         """Waiting trials held for someone (asked, not yet told) whose hold has not expired."""
@@ -430,11 +485,13 @@ class Storage:
         sem: float | None = None,
         rater: str | None = None,
         campaign_id: int | None = None,
+        holder: str | None = None,
     ) -> TrialRecord:
         """Record a trial's finite value (and optional sem, rater) and mark it completed, in one transaction.
 
         Idempotent for the bitwise-same value; a different value, or a failed/abandoned trial, raises
-        TrialConflictError.
+        TrialConflictError, as does an unfinished trial no longer held by `holder` (when given: a worker whose lease
+        ran out, and whose trial another worker took over).
         """
         value = finite_value(value, trial_id)
         sem = valid_sem(sem, trial_id)
@@ -453,6 +510,7 @@ class Storage:
                     f"trial {row.id} is already {row.state} ({row.error}), you reported value {value!r}: finished "
                     "trials are immutable"
                 )
+            _check_holder(row, holder)
             now = utc_now()
             row.observation = ObservationRow(
                 value=value, value_bits=float_to_bits(value), sem=sem, rater=rater, created_at=now
@@ -461,15 +519,17 @@ class Storage:
             session.flush()
             return trial_record(row)
 
-    def fail_trial(self, trial_id: int, reason: str, *, campaign_id: int | None = None) -> TrialRecord:
-        """Mark a trial failed with `reason`; repeating the same failure is a no-op."""
-        return self._finish_without_value(trial_id, TrialState.FAILED, str(reason), campaign_id)
+    def fail_trial(self, trial_id: int, reason: str, *, campaign_id: int | None = None,
+                   holder: str | None = None) -> TrialRecord:
+        """Mark a trial failed with `reason`; repeating the same failure is a no-op (`holder` as for complete)."""
+        return self._finish_without_value(trial_id, TrialState.FAILED, str(reason), campaign_id, holder)
 
     def abandon_trial(self, trial_id: int, reason: str, *, campaign_id: int | None = None) -> TrialRecord:
         """Mark a waiting or running trial abandoned (it will never be scored); repeating it is a no-op."""
         return self._finish_without_value(trial_id, TrialState.ABANDONED, str(reason), campaign_id)
 
-    def _finish_without_value(self, trial_id: int, state: str, reason: str, campaign_id: int | None) -> TrialRecord:
+    def _finish_without_value(self, trial_id: int, state: str, reason: str, campaign_id: int | None,
+                              holder: str | None = None) -> TrialRecord:
         with self._write() as session:
             row = trial_row(session, trial_id, campaign_id, lock=True)
             if row.state == state and row.error == reason:
@@ -484,6 +544,7 @@ class Storage:
                     f"trial {row.id} is already {row.state} with {outcome}, you marked it {state} with reason "
                     f"{reason!r}: finished trials are immutable"
                 )
+            _check_holder(row, holder)
             finish_row(row, state, utc_now(), error=reason)
             return trial_record(row)
 
@@ -544,3 +605,16 @@ class Storage:
 def _environmental(failure: DatabaseError) -> bool:
     """An error of the database's surroundings (locks, disk, permissions, a damaged file), not of our SQL or a race."""
     return isinstance(failure, OperationalError) or type(failure) is DatabaseError
+
+
+def _drop_proposer_lease(session: Session, campaign_id: int, holder: str) -> None:
+    row = session.get(ProposerLeaseRow, campaign_id, with_for_update=True)
+    if row is not None and row.holder == holder:
+        session.delete(row)
+
+
+def _check_holder(row: TrialRow, holder: str | None) -> None:
+    """Refuse an outcome from a worker that no longer holds the trial (its lease ran out and another took it)."""
+    if holder is not None and (row.state != TrialState.RUNNING or row.worker != holder):
+        current = f"held by {row.worker!r}" if row.worker else "waiting"
+        raise TrialConflictError(f"trial {row.id} is {current}, no longer by {holder!r}: its lease ran out")

@@ -10,6 +10,7 @@ import pytest
 
 from oboptim import OboptimError
 from oboptim.storage import (
+    CURRENT_SCHEMA_VERSION,
     DEFAULT_STORAGE_URL,
     InvalidArrayError,
     InvalidStorageURL,
@@ -59,8 +60,9 @@ def test_non_database_file_is_refused(db_path, content):
 
 def test_newer_schema_version_is_refused(db_path):
     Storage(_url(db_path)).close()
-    _set_meta(db_path, "schema_version", "2")
-    with pytest.raises(SchemaTooNew, match=r"newer oboptim \(schema 2, this one reads 1\): upgrade oboptim"):
+    _set_meta(db_path, "schema_version", str(CURRENT_SCHEMA_VERSION + 1))
+    with pytest.raises(SchemaTooNew, match=rf"newer oboptim \(schema {CURRENT_SCHEMA_VERSION + 1}, this one reads "
+                                           rf"{CURRENT_SCHEMA_VERSION}\): upgrade oboptim"):
         Storage(_url(db_path))
 
 
