@@ -8,6 +8,8 @@ Errors a user can fix print one line, ``error: ...``, and exit with status 2; no
 from __future__ import annotations
 
 import json
+import signal
+import threading
 from pathlib import Path
 
 import click
@@ -94,6 +96,7 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
     from oboptim._campaign import Campaign
     from oboptim.storage import Storage
 
+    _sigterm_as_interrupt()
     if oracle and oracle_cmd:
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
@@ -229,6 +232,19 @@ def upgrade(storage) -> None:
     url = resolve_storage_url(storage)
     upgrade_storage(url)
     click.echo(f"{url} is at the current schema")
+
+
+def _sigterm_as_interrupt() -> None:
+    """Until the command ends, SIGTERM stops it like Ctrl-C: a KeyboardInterrupt in the main thread, so that the
+    oracle's processes are killed and the trials it holds are handled as on an interrupt, instead of a silent death."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def _task_options(prior_path, prompt, guidance_scale, pairs) -> dict | None:
