@@ -1,6 +1,7 @@
 """A Python function as an oracle: ``fn(x [B, *sample_shape] numpy) -> Sequence[float]`` of length ``B``.
 
-A NaN or inf marks that trial failed; an exception fails the whole batch with ``"TypeName: message"`` as the reason.
+A NaN or inf marks that trial failed; an exception fails the whole batch with ``"TypeName: message"`` as the reason, as
+a transient failure (the campaign asks again after a pause).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class CallableOracle(Oracle):
         try:
             values = self.fn(xs.copy())
         except Exception as exc:  # the user's function failed: the whole batch fails with its message
-            return [Outcome.failure(describe_exception(exc))] * len(ids)
+            return [Outcome.failure(describe_exception(exc), transient=True)] * len(ids)
         return outcomes_from_values(values, len(ids))
 
 

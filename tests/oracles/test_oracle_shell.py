@@ -49,7 +49,7 @@ def test_a_reported_error_fails_only_that_trial():
 
 def test_a_missing_answer_fails_that_trial_with_its_id():
     outcomes = sum_oracle("--skip", "9").evaluate(IDS, XS)
-    assert outcomes[2].error == "no answer for trial 9"
+    assert outcomes[2].error == "no answer for trial 9" and not outcomes[2].transient
     assert outcomes[0].value == 3.0 and outcomes[1].value == 7.0
 
 
@@ -95,12 +95,14 @@ def test_nonzero_exit_fails_unanswered_trials_with_code_and_last_stderr_line():
     outcomes = oracle.evaluate(IDS, XS)
     assert outcomes[0].value == 3.0 and outcomes[2].value == 11.0
     assert outcomes[1].error == "command exited with code 3; stderr: CUDA out of memory"
+    assert outcomes[1].transient and not outcomes[0].transient  # a crash may pass: the campaign asks again
 
 
 def test_a_command_that_is_not_found_fails_every_trial():
     outcomes = ShellOracle("oboptim-no-such-command-xyz", timeout=10).evaluate(IDS, XS)
     assert all(outcome.error.startswith("command exited with code 127; stderr:") for outcome in outcomes)
     assert "not found" in outcomes[0].error
+    assert not outcomes[0].transient  # the shell's "not found" will not pass by asking again
 
 
 def test_a_missing_working_directory_fails_every_trial(tmp_path):
@@ -137,7 +139,7 @@ def test_timeout_kills_the_whole_process_group_and_keeps_earlier_answers(tmp_pat
     outcomes = oracle.evaluate(IDS, XS)
     assert outcomes[0].value == 1.5
     assert outcomes[1].error == "timed out after 1 s; stderr: waiting for the instrument"
-    assert outcomes[2].error.startswith("timed out after 1 s")
+    assert outcomes[2].error.startswith("timed out after 1 s") and outcomes[2].transient
     pids = [int(line) for line in pid_file.read_text().split()]
     assert len(pids) == 2
     deadline = time.monotonic() + 10  # an orphaned child is reaped by init shortly after it dies
