@@ -73,3 +73,15 @@ class ProcessGroup:
             os.killpg(self.process.pid, sig)
         except (ProcessLookupError, PermissionError):  # the group is already gone
             pass
+
+
+def describe_exit(returncode: int | None) -> str:
+    """``"exited with code 3"``, ``"was killed by SIGKILL"``: how a child ended, for a failed trial's reason."""
+    if returncode is None:
+        return "is still running"
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"was killed by signal {-returncode}"

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -35,7 +34,7 @@ from typing import IO
 import numpy as np
 
 from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome, check_batch, describe_exception, one_line
-from oboptim.oracles._process_group import ProcessGroup
+from oboptim.oracles._process_group import ProcessGroup, describe_exit
 from oboptim.oracles._shell_output import AnswerStream, TailBuffer
 
 TERMINATE_GRACE_S = 2.0  # between SIGTERM and SIGKILL, for a command that cleans up after itself
@@ -142,7 +141,7 @@ class ShellOracle(Oracle):
         if run.timed_out:
             head, transient = f"timed out after {self.timeout:g} s", True
         elif run.returncode:
-            head, transient = f"command {_describe_exit(run.returncode)}", run.returncode not in SHELL_USAGE_ERRORS
+            head, transient = f"command {describe_exit(run.returncode)}", run.returncode not in SHELL_USAGE_ERRORS
         else:
             head, transient = None, False
 
@@ -197,15 +196,6 @@ def _drain(stream: IO[bytes], consume: Callable[[bytes], None]) -> None:
         pass
     finally:
         stream.close()
-
-
-def _describe_exit(returncode: int) -> str:
-    if returncode < 0:
-        try:
-            return f"was killed by {signal.Signals(-returncode).name}"
-        except ValueError:
-            return f"was killed by signal {-returncode}"
-    return f"exited with code {returncode}"
 
 
 def _last_line(text: str) -> str:

@@ -236,7 +236,7 @@ def test_close_kills_a_command_still_running(tmp_path):
 def test_kill_9_of_the_campaign_process_kills_the_command_and_its_children(tmp_path):
     pid_file = tmp_path / "pids"
     command = fixture_command("hanging_oracle.py", str(pid_file))
-    runner = subprocess.Popen([sys.executable, str(FIXTURES / "evaluate_command.py"), command])
+    runner = subprocess.Popen([sys.executable, str(FIXTURES / "evaluate_oracle.py"), "command", command])
     try:
         pids = wait_for_pids(pid_file)
         runner.kill()  # nothing in the runner gets to clean up: the lifeline does
@@ -253,7 +253,7 @@ def peak_memory_of_a_batch(junk_command: str) -> tuple[list, float]:
     """``(outcomes as [value, error] pairs, peak RSS in MB)`` of a process scoring 2 trials with a command that
     prints ``junk_command``'s output before its answers."""
     command = f"{junk_command}; echo; {fixture_command('jsonl_sum_oracle.py')}"
-    result = subprocess.run([sys.executable, str(FIXTURES / "evaluate_command.py"), command],
+    result = subprocess.run([sys.executable, str(FIXTURES / "evaluate_oracle.py"), "command", command],
                             capture_output=True, text=True, timeout=60, check=True)
     report = json.loads(result.stdout)
     return report["outcomes"], report["max_rss_mb"]
