@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -203,6 +204,23 @@ def test_kill_9_of_the_campaign_process_kills_the_worker_and_its_children(tmp_pa
         assert_gone_soon(pids)
     finally:
         runner.kill()
+
+
+def test_ctrl_c_during_a_batch_kills_the_worker_and_its_children(tmp_path, monkeypatch):
+    pid_file = tmp_path / "pids"
+    monkeypatch.setenv("OBOPTIM_TEST_PID_FILE", str(pid_file))
+
+    def interrupt_once_hung():
+        while not (pid_file.exists() and len(pid_file.read_text().split()) == 2):
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupter = threading.Thread(target=interrupt_once_hung)
+    interrupter.start()
+    with in_worker("hang", timeout=600) as oracle, pytest.raises(KeyboardInterrupt):
+        oracle.evaluate([1], XS[:1])
+    interrupter.join()
+    assert_gone_soon([int(pid) for pid in pid_file.read_text().split()])
 
 
 def test_a_timeout_for_a_function_that_cannot_be_imported_by_name_is_refused():
