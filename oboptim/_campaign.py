@@ -37,10 +37,10 @@ from oboptim._settings import CampaignSettings
 from oboptim._task import Task, canonical_spec, load_task, task_file_digest, task_options_of
 from oboptim._view import DEFAULT_BUDGET, CampaignView
 from oboptim.errors import ConfigError
-from oboptim.oracles._base import Oracle, Outcome
+from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome
 from oboptim.oracles._context import DEFAULT_ORACLE_TIMEOUT_S, OracleContext
 from oboptim.oracles._resolve import resolve_oracle
-from oboptim.oracles._retry import FailureBudget, evaluate_with_retries
+from oboptim.oracles._retry import DEFAULT_BACKOFF_S, DEFAULT_BATCH_RETRIES, FailureBudget, evaluate_with_retries
 from oboptim.priors._diffusion_prior import DiffusionPrior
 from oboptim.storage._errors import RoundExistsError, TrialConflictError
 from oboptim.storage._records import CAMPAIGN_ACTIVE, CAMPAIGN_FINISHED, CampaignRecord, TrialRecord, TrialState
@@ -208,6 +208,8 @@ class Campaign(CampaignView):
         oracle_command: str | None = None,
         oracle_timeout: float = DEFAULT_ORACLE_TIMEOUT_S,
         retries: int = 0,
+        batch_retries: int = DEFAULT_BATCH_RETRIES,
+        retry_backoff: float = DEFAULT_BACKOFF_S,
         max_failure_rate: float = 0.5,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         heartbeat_seconds: float | None = None,
@@ -222,6 +224,8 @@ class Campaign(CampaignView):
                 ``"path/to/file.py:function"`` or ``"human"``; default: the task's own oracle.
             oracle_command: a shell command speaking JSON lines instead.
             retries: re-query failed trials this many times.
+            batch_retries: ask again this many times, after growing pauses starting at ``retry_backoff`` seconds,
+                for a batch that failed as a whole on a transient error (an exception, a crash, a timeout).
             max_failure_rate: stop with :class:`~oboptim.oracles.TooManyFailures` past this fraction of failures.
             grace_seconds: how long after this worker's last heartbeat its trials stay its own; a slow oracle keeps
                 them for ever as long as this process lives (its leases are renewed in the background).
@@ -235,7 +239,7 @@ class Campaign(CampaignView):
             return
         self.storage.check_writable()  # a read-only database fails now, not after a proposal
         oracle_obj = resolve_oracle(oracle, self.oracle_context(oracle_timeout), command=oracle_command)
-        failures = FailureBudget(max_failure_rate)
+        failures = FailureBudget(max_failure_rate, batch_size=self.settings.batch_size)
         failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
         self.requeue_dead_workers()
         self._set_status(CAMPAIGN_ACTIVE)
@@ -251,7 +255,8 @@ class Campaign(CampaignView):
                                                         limit=self.settings.batch_size, resume_own=resume_own)
                     resume_own = False
                     if claimed:
-                        self._evaluate(oracle_obj, claimed, retries, failures, bar, heart)
+                        self._evaluate(oracle_obj, claimed, (retries, batch_retries, retry_backoff), failures, bar,
+                                       heart)
                         continue
                     # Trials asked for someone else are theirs: this run neither claims nor waits for them.
                     outstanding = (counts[TrialState.WAITING] - self.storage.count_held(self.id)
@@ -261,7 +266,7 @@ class Campaign(CampaignView):
                     if not trials:  # another worker is proposing, or holds the rest of the budget
                         time.sleep(_POLL_SECONDS)
                         continue
-                    self._evaluate(oracle_obj, trials, retries, failures, bar, heart)
+                    self._evaluate(oracle_obj, trials, (retries, batch_retries, retry_backoff), failures, bar, heart)
                     say(self.round_summary(trials[0].round, budget))
             self._set_status(CAMPAIGN_FINISHED if self.finished_count() >= self.budget else CAMPAIGN_ACTIVE)
         except KeyboardInterrupt:
@@ -374,15 +379,21 @@ class Campaign(CampaignView):
                 self.discarded_proposals += 1  # only when a proposer lease ran out mid-proposal
                 continue
 
-    def _evaluate(self, oracle: Oracle, trials: list[TrialRecord], retries: int, failures: FailureBudget,
-                  bar, heart: Heartbeat) -> None:
+    def _evaluate(self, oracle: Oracle, trials: list[TrialRecord], retry: tuple[int, int, float],
+                  failures: FailureBudget, bar, heart: Heartbeat) -> None:
+        """Query the oracle on ``trials`` and record each outcome; an interrupted oracle's answers are kept."""
         xs = np.stack([t.x for t in trials])
         ids = [t.id for t in trials]
+        retries, batch_retries, backoff = retry
         heart.hold(ids)
         try:
-            outcomes = evaluate_with_retries(oracle, ids, xs, retries)
+            outcomes = evaluate_with_retries(oracle, ids, xs, retries, batch_retries=batch_retries, backoff_s=backoff)
             # told by someone else meanwhile (`oboptim tell`), or taken over after a lost lease: the other answer stands
             record_outcomes(self.storage, self.id, list(zip(ids, outcomes)), skip_conflicts=True, holder=self.worker)
+        except OracleInterrupted as interrupt:  # Ctrl-C, SIGTERM, a rater's end of input: keep what was answered
+            given = [(i, interrupt.outcomes[i]) for i in ids if i in interrupt.outcomes]
+            record_outcomes(self.storage, self.id, given, skip_conflicts=True, holder=self.worker)
+            raise  # run() hands the rest back to waiting
         finally:
             heart.drop(ids)
         if bar is not None:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -65,7 +67,10 @@ def tasks() -> None:
                    "or an oracle kind (" + "; ".join(f"{k.name}: {k.help}" for k in ORACLE_KINDS.kinds()) + ").")
 @click.option("--oracle-cmd", default=None, help="Shell command speaking JSON lines on stdin/stdout.")
 @click.option("--oracle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
-              help="Seconds a batch may take, for --oracle-cmd and Python-function oracles; its trials fail after it.")
+              help="Seconds a batch may take, for oracles run outside this process: an --oracle-cmd command, and an "
+                   "--oracle module:function or file.py:function (run in a worker process). Past it they are killed "
+                   "and the batch is asked again after a pause, then fails. A task's own oracles and human raters "
+                   "have no limit.")
 @kind_option("--surrogate", SURROGATES, "Surrogate model  [default: the task's, else gp]")
 @kind_option("--acquisition", ACQUISITIONS, "Acquisition the sampler is tilted by  [default: the task's, else ucb]")
 @click.option("--beta", type=click.FloatRange(min=0), default=None,
@@ -121,6 +126,7 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
     from oboptim._campaign import Campaign
     from oboptim.storage import Storage, display_url, is_in_memory
 
+    _sigterm_as_interrupt()
     if oracle and oracle_cmd:
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
@@ -302,6 +308,19 @@ def upgrade(storage) -> None:
     url = resolve_storage_url(storage)
     upgrade_storage(url)
     click.echo(f"{display_url(url)} is at the current schema")
+
+
+def _sigterm_as_interrupt() -> None:
+    """Until the command ends, SIGTERM stops it like Ctrl-C: a KeyboardInterrupt in the main thread, so that the
+    oracle's processes are killed and the trials it holds are handled as on an interrupt, instead of a silent death."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    click.get_current_context().call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
 
 
 def _task_options(prior_path, prompt, guidance_scale, pairs) -> dict | None:

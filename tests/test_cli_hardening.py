@@ -321,7 +321,7 @@ def test_help_wording_and_in_memory_storage():
     text = " ".join(invoke("run", "--help").output.split())
     for flag in ("--batch-size", "--seed", "--oracle-timeout", "--alpha"):
         assert flag in text
-    assert "[default: the task's, else 16]" in text and "Python-function oracles" in text
+    assert "[default: the task's, else 16]" in text and "file.py:function (run in a worker process)" in text
     missing = invoke("status", "--storage", "sqlite:////no/such/dir/x.db")
     assert "create=True" not in missing.output
     memory = invoke("run", TASK, "--name", "m", "--storage", "sqlite://", "--budget", 4, "--quiet")

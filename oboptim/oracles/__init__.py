@@ -11,7 +11,7 @@ from oboptim._lazy import attach, public_names
 
 _EXPORTS = {
     "oboptim._registry": ["ORACLE_KINDS"],
-    "oboptim.oracles._base": ["Oracle", "Outcome", "outcome_from_value", "outcomes_from_values"],
+    "oboptim.oracles._base": ["Oracle", "OracleInterrupted", "Outcome", "outcome_from_value", "outcomes_from_values"],
     "oboptim.oracles._callable": ["CallableOracle"],
     "oboptim.oracles._context": ["OracleContext"],
     "oboptim.oracles._human": ["TerminalHumanOracle", "format_candidate"],
@@ -26,7 +26,7 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from oboptim._registry import ORACLE_KINDS
-    from oboptim.oracles._base import Oracle, Outcome, outcome_from_value, outcomes_from_values
+    from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome, outcome_from_value, outcomes_from_values
     from oboptim.oracles._callable import CallableOracle
     from oboptim.oracles._context import OracleContext
     from oboptim.oracles._human import TerminalHumanOracle, format_candidate

@@ -26,7 +26,9 @@ class OracleContext:
         task: the campaign's task (its own oracle and named oracles), or None.
         storage: the campaign's open storage, or None outside a campaign.
         campaign_name: the campaign's name, or None outside a campaign.
-        timeout: seconds a batch may take, for oracle kinds that enforce one (a shell command).
+        timeout: seconds a batch may take, for the oracles that run outside this process: a shell command, and a
+            function named by ``module:function`` or ``file.py:function`` (run in a worker process). A task's own
+            oracles, the human oracles and callables passed in Python run in this process, without a limit.
     """
 
     task: Task | None = None

@@ -1,8 +1,12 @@
 """A person at a terminal as the oracle: each candidate is shown, and the rater types a number.
 
 Answers: a number (within ``[low, high]`` when bounds are set) scores the trial; ``f REASON`` or ``fail REASON`` marks
-it failed. An empty or invalid answer asks again, a few times, before the trial fails. At the end of input (EOF) the
-remaining trials fail, so a campaign run from a closed pipe stops asking instead of hanging.
+it failed. An empty or invalid answer asks again, a few times, before the trial fails.
+
+When input ends (Ctrl-D, ``</dev/null``, ``nohup``) or the rater presses Ctrl-C, :meth:`TerminalHumanOracle.evaluate`
+raises :class:`~oboptim.oracles.OracleInterrupted` carrying the scores given so far in the batch: the campaign stops
+like on Ctrl-C, records those scores, and leaves the batch's other trials pending for a later run; none is failed
+for want of a rater.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from typing import TextIO
 import numpy as np
 
 from oboptim._registry import ORACLE_KINDS
-from oboptim.oracles._base import Oracle, Outcome, check_batch, one_line
+from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome, check_batch, one_line
 from oboptim.oracles._context import OracleContext
 
 INLINE_MAX_ELEMENTS = 12  # larger candidates are summarised
-EOF_REASON = "no input (EOF)"
+END_OF_INPUT = ("the rater's input ended (end of file: Ctrl-D, </dev/null or nohup); the unrated trials stay "
+                "pending: run again at a terminal to rate them")
+INTERRUPTED = "the rater interrupted the batch (Ctrl-C); the unrated trials stay pending"
 FAIL_WORDS = ("f", "fail")
 
 
@@ -56,21 +62,25 @@ class TerminalHumanOracle(Oracle):
         self.low = low
         self.high = high
         self.max_attempts = max_attempts
-        self._input_ended = False
 
     def evaluate(self, trial_ids: Sequence[int], xs: np.ndarray) -> list[Outcome]:
+        """Ask for each trial's score in turn.
+
+        Raises:
+            OracleInterrupted: input ended or the rater pressed Ctrl-C; ``outcomes`` holds the answers given so far
+                in this batch, by trial id (the other trials must stay pending).
+        """
         ids, xs = check_batch(trial_ids, xs)
-        outcomes = []
+        outcomes: list[Outcome] = []
         for trial_id, x in zip(ids, xs):
-            if self._input_ended:
-                outcomes.append(Outcome.failure(EOF_REASON))
-                continue
             self._say(f"trial {trial_id}: x = {format_candidate(x)}")
             try:
                 outcomes.append(self._ask_score())
             except _EndOfInput:
-                self._input_ended = True
-                outcomes.append(Outcome.failure(EOF_REASON))
+                self._say("")
+                raise OracleInterrupted(END_OF_INPUT, dict(zip(ids, outcomes))) from None
+            except KeyboardInterrupt as exc:
+                raise OracleInterrupted(INTERRUPTED, dict(zip(ids, outcomes))) from exc
         return outcomes
 
     def _ask_score(self) -> Outcome:

@@ -10,6 +10,11 @@ Accepted forms:
 - a name the task offers (``Task.named_oracles``), e.g. ``jpeg`` or ``classifier:3``;
 - ``command="shell command"``: a :class:`ShellOracle` speaking JSON lines.
 
+The context's timeout (``--oracle-timeout``) covers what runs outside this process: a shell command, and a function
+named by ``module:function`` or ``path/to/file.py:function``, which runs in a worker process for it. It does not
+cover a task's own oracles, the human oracles (a person takes the time they need), an :class:`Oracle` instance, or a
+callable passed in Python, which run in this process; wrap such a function in ``CallableOracle(fn, timeout=...)``.
+
 What an oracle kind needs from its campaign comes in an explicit :class:`OracleContext`. A new kind is one function
 ``factory(context) -> Oracle`` registered under a name::
 
@@ -18,10 +23,11 @@ What an oracle kind needs from its campaign comes in an explicit :class:`OracleC
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from oboptim._registry import ORACLE_KINDS
-from oboptim._specs import SpecError, load_object
+from oboptim._specs import SpecError, load_object, split_spec
 from oboptim.errors import OboptimError
 from oboptim.oracles._base import Oracle
 from oboptim.oracles._callable import CallableOracle
@@ -87,9 +93,15 @@ def _oracle_from_string(spec: str, context: OracleContext) -> Oracle:
         return loaded
     if isinstance(loaded, type) and issubclass(loaded, Oracle):
         return loaded()
-    if callable(loaded):
-        return CallableOracle(loaded, name=spec)
+    if callable(loaded):  # user code named by a spec: run in a worker process that the timeout can stop
+        return CallableOracle(loaded, name=spec, timeout=context.timeout, spec=_absolute_spec(spec))
     raise OracleSpecError(f"oracle {spec!r} is a {type(loaded).__name__}, not a function: {_accepted_forms(task)}")
+
+
+def _absolute_spec(spec: str) -> str:
+    """``spec`` with a ``file.py`` target made absolute, so that a worker process finds the same file."""
+    target, name = split_spec(spec, what="oracle")
+    return f"{Path(target).expanduser().resolve()}:{name}" if target.endswith(".py") else spec
 
 
 def _accepted_forms(task: Any = None) -> str:

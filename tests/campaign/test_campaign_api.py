@@ -134,7 +134,7 @@ def test_exception_fails_the_batch_with_its_message_and_rate_limit_stops(url):
 
     c = open_campaign(url, batch_size=4)
     with pytest.raises(TooManyFailures, match="lab instrument offline"):
-        c.run(budget=12, oracle=broken, progress=False, max_failure_rate=0.5, log=lambda line: None)
+        c.run(budget=12, oracle=broken, progress=False, max_failure_rate=0.5, log=lambda line: None, retry_backoff=0.01)
     failed = c.trials(["failed"])
     assert len(failed) >= 8 and all("RuntimeError: lab instrument offline" in t.error for t in failed)
 
@@ -158,6 +158,6 @@ def test_shell_oracle_timeout_fails_trials(url, tmp_path):
     c = open_campaign(url, batch_size=2)
     import sys
 
-    c.run(budget=2, oracle_command=f"{sys.executable} {script}", oracle_timeout=1.0, progress=False,
+    c.run(budget=2, oracle_command=f"{sys.executable} {script}", oracle_timeout=1.0, progress=False, batch_retries=0,
           max_failure_rate=1.0, log=lambda line: None)
     assert all("timed out" in t.error for t in c.trials())

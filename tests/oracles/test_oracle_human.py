@@ -1,11 +1,12 @@
 """TerminalHumanOracle: the conformance suite with a scripted rater, and how a person's answers are read."""
 
 import io
+import sys
 
 import numpy as np
 import pytest
 
-from oboptim.oracles import TerminalHumanOracle, format_candidate
+from oboptim.oracles import OracleInterrupted, Outcome, TerminalHumanOracle, format_candidate
 from oboptim.testing import OracleConformance
 
 
@@ -72,15 +73,60 @@ def test_bounds_are_enforced():
     assert "out of range: type a number in [0, 10]" in shown
 
 
-def test_end_of_input_fails_the_remaining_trials_and_later_batches():
+def test_end_of_input_interrupts_the_batch_and_keeps_the_scores_given():
     shown = io.StringIO()
-    oracle = TerminalHumanOracle(input_stream=io.StringIO("4\n"), output_stream=shown)
-    xs = np.zeros((3, 2))
-    outcomes = oracle.evaluate([1, 2, 3], xs)
-    assert outcomes[0].value == 4.0
-    assert [outcome.error for outcome in outcomes[1:]] == ["no input (EOF)"] * 2
-    assert "trial 3" not in shown.getvalue()  # nobody to ask: the rest fail without prompting
-    assert [outcome.error for outcome in oracle.evaluate([4], xs[:1])] == ["no input (EOF)"]
+    oracle = TerminalHumanOracle(input_stream=io.StringIO("4\nf lens cracked\n"), output_stream=shown)
+    xs = np.zeros((4, 2))
+    with pytest.raises(OracleInterrupted, match="input ended") as info:
+        oracle.evaluate([1, 2, 3, 4], xs)
+    assert info.value.outcomes == {1: Outcome.success(4.0), 2: Outcome.failure("lens cracked")}
+    assert isinstance(info.value, KeyboardInterrupt)  # stops a campaign like Ctrl-C; `except Exception` lets it by
+    assert "trial 4" not in shown.getvalue()  # nobody to ask: trials 3 and 4 stay pending
+    with pytest.raises(OracleInterrupted) as again:  # still at the end: nothing answered, nothing failed
+        oracle.evaluate([5], xs[:1])
+    assert again.value.outcomes == {}
+
+
+def test_ctrl_c_while_rating_keeps_the_scores_given():
+    class RaterWhoGivesUp(io.TextIOBase):
+        def __init__(self):
+            self.answers = ["2.5\n"]
+
+        def readline(self, size=-1):
+            if self.answers:
+                return self.answers.pop()
+            raise KeyboardInterrupt
+
+    oracle = TerminalHumanOracle(input_stream=RaterWhoGivesUp(), output_stream=io.StringIO())
+    with pytest.raises(OracleInterrupted, match="Ctrl-C") as info:
+        oracle.evaluate([8, 9], XS)
+    assert info.value.outcomes == {8: Outcome.success(2.5)}
+
+
+def run_human_campaign(tmp_path, monkeypatch, typed: str):
+    """A 2-trial batch of ``--oracle human`` whose standard input is a real file holding ``typed``, then EOF."""
+    from oboptim import Campaign
+
+    answers = tmp_path / "answers.txt"
+    answers.write_text(typed)
+    campaign = Campaign.open("rated", storage=f"sqlite:///{tmp_path / 'runs.db'}", task="gmm2d", seed=0,
+                             batch_size=2, steps=2, particles=2)
+    with answers.open() as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        with pytest.raises(KeyboardInterrupt):
+            campaign.run(budget=4, oracle="human")
+    return {trial.id: (trial.state, trial.value) for trial in campaign.trials()}
+
+
+def test_a_campaign_rated_from_a_closed_input_stops_and_fails_no_trial(tmp_path, monkeypatch):
+    trials = run_human_campaign(tmp_path, monkeypatch, "")
+    assert len(trials) == 2 and all(state == "waiting" for state, _ in trials.values()), trials
+
+
+def test_a_campaign_rated_until_input_ends_records_the_scores_given(tmp_path, monkeypatch):
+    trials = run_human_campaign(tmp_path, monkeypatch, "1.5\n")
+    first, second = sorted(trials)
+    assert trials[first] == ("completed", 1.5) and trials[second] == ("waiting", None), trials
 
 
 def test_candidates_are_shown_compactly():

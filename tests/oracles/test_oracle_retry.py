@@ -1,10 +1,12 @@
 """evaluate_with_retries and FailureBudget: retrying failed trials, and stopping a run whose oracle keeps failing."""
 
+import time
+
 import numpy as np
 import pytest
 
 from oboptim import OboptimError
-from oboptim.oracles import FailureBudget, Oracle, Outcome, TooManyFailures, evaluate_with_retries
+from oboptim.oracles import FailureBudget, Oracle, OracleInterrupted, Outcome, TooManyFailures, evaluate_with_retries
 
 
 class FlakyOracle(Oracle):
@@ -68,10 +70,105 @@ class ShortOracle(Oracle):
 
 
 def test_an_oracle_breaking_its_contract_fails_the_batch_instead_of_the_campaign():
-    raised = evaluate_with_retries(RaisingOracle(), [1, 2], XS[:2], retries=1)
+    raised = evaluate_with_retries(RaisingOracle(), [1, 2], XS[:2], retries=1, backoff_s=0.0)
     assert [outcome.error for outcome in raised] == ["oracle 'raising' raised RuntimeError: socket closed"] * 2
+    assert all(outcome.transient for outcome in raised)
     short = evaluate_with_retries(ShortOracle(), [1, 2], XS[:2], retries=0)
     assert [outcome.error for outcome in short] == ["oracle 'short' returned 1 outcomes for 2 trials"] * 2
+
+
+class OutageOracle(Oracle):
+    """Fails whole batches transiently for its first ``outages`` calls (a dropped link), then scores sum(x)."""
+
+    name = "outage"
+
+    def __init__(self, outages: int, nan_for: int | None = None) -> None:
+        self.outages = outages
+        self.nan_for = nan_for
+        self.calls: list[tuple[float, list[int]]] = []
+
+    def evaluate(self, trial_ids, xs):
+        self.calls.append((time.monotonic(), list(trial_ids)))
+        if len(self.calls) <= self.outages:
+            return [Outcome.failure("ConnectionError: reset by peer", transient=True)] * len(trial_ids)
+        return [Outcome.failure("oracle returned nan") if trial_id == self.nan_for else Outcome.success(float(x.sum()))
+                for trial_id, x in zip(trial_ids, xs)]
+
+
+def test_a_transient_batch_failure_is_retried_after_growing_pauses():
+    oracle = OutageOracle(outages=2)
+    outcomes = evaluate_with_retries(oracle, [1, 2, 3], XS, backoff_s=0.05)
+    assert [outcome.value for outcome in outcomes] == [1.0, 2.0, 3.0]
+    times = [t for t, _ in oracle.calls]
+    assert len(times) == 3 and times[1] - times[0] >= 0.05 and times[2] - times[1] >= 0.1
+
+
+def test_an_outage_past_the_batch_retries_fails_the_batch():
+    oracle = OutageOracle(outages=3)
+    outcomes = evaluate_with_retries(oracle, [1, 2, 3], XS, backoff_s=0.0)
+    assert [outcome.error for outcome in outcomes] == ["ConnectionError: reset by peer"] * 3
+    assert len(oracle.calls) == 3  # once, then the 2 default batch retries
+
+
+def test_a_trials_own_failure_is_not_retried_by_default():
+    oracle = OutageOracle(outages=1, nan_for=2)
+    outcomes = evaluate_with_retries(oracle, [1, 2, 3], XS, backoff_s=0.0)
+    assert outcomes[1].error == "oracle returned nan" and outcomes[0].value == 1.0
+    assert [ids for _, ids in oracle.calls] == [[1, 2, 3], [1, 2, 3]]  # the outage only: the NaN stands
+
+
+def test_an_interrupt_during_a_retry_keeps_the_settled_outcomes():
+    class InterruptedOnRetry(Oracle):
+        name = "interrupted"
+
+        def __init__(self):
+            self.calls = 0
+
+        def evaluate(self, trial_ids, xs):
+            self.calls += 1
+            if self.calls == 1:
+                return [Outcome.success(1.0), Outcome.failure("timed out", transient=True),
+                        Outcome.failure("oracle returned nan")]
+            raise KeyboardInterrupt  # Ctrl-C while trial 2 is asked again
+
+    with pytest.raises(OracleInterrupted) as info:
+        evaluate_with_retries(InterruptedOnRetry(), [1, 2, 3], XS, backoff_s=0.0)
+    # 1 succeeded and 3's NaN is final; 2 was being asked again, so it stays pending
+    assert info.value.outcomes == {1: Outcome.success(1.0), 3: Outcome.failure("oracle returned nan")}
+
+
+def test_an_oracle_interrupted_carries_its_own_partial_answers_through():
+    class RaterAtEndOfInput(Oracle):
+        name = "rater"
+
+        def evaluate(self, trial_ids, xs):
+            raise OracleInterrupted("the rater's input ended", {trial_ids[0]: Outcome.success(4.0)})
+
+    with pytest.raises(OracleInterrupted, match="input ended") as info:
+        evaluate_with_retries(RaterAtEndOfInput(), [5, 6], XS[:2], retries=2)
+    assert info.value.outcomes == {5: Outcome.success(4.0)}
+
+
+def test_failure_budget_waits_for_three_batches_so_one_bad_batch_cannot_stop_a_run():
+    # the issue's case: batches of 8, the 2nd failed whole (an outage past the retries) and one NaN elsewhere
+    budget = FailureBudget(0.5, batch_size=8)
+    assert budget.min_trials == 24
+    budget.record([Outcome.success(1.0)] * 8 + [Outcome.failure("outage", transient=True)] * 8)
+    budget.record([Outcome.failure("oracle returned nan")])
+    budget.check()  # 9 of 17 failed (53%): too early for a verdict
+    budget.record([Outcome.success(1.0)] * 7)
+    budget.check()  # 9 of 24 (38%)
+    assert FailureBudget(0.5).min_trials == 8 and FailureBudget(0.5, batch_size=2).min_trials == 8
+
+
+def test_failure_budget_still_stops_a_broken_oracle_after_three_batches():
+    budget = FailureBudget(0.5, batch_size=8)
+    for _ in range(2):
+        budget.record([Outcome.failure("ModuleNotFoundError: No module named 'lab'", transient=True)] * 8)
+        budget.check()
+    budget.record([Outcome.failure("ModuleNotFoundError: No module named 'lab'", transient=True)] * 8)
+    with pytest.raises(TooManyFailures, match="^100% of 24 trials failed .*No module named 'lab'; fix the oracle"):
+        budget.check()
 
 
 def test_failure_budget_waits_for_min_trials_then_raises_one_line():
@@ -98,3 +195,23 @@ def test_failure_budget_tolerates_exactly_the_rate_and_everything_at_one():
     everything.check()
     with pytest.raises(ValueError):
         FailureBudget(1.5)
+
+
+def test_one_exception_in_a_short_campaign_costs_a_pause_not_the_campaign(tmp_path):
+    # issue 10, item 7: an exception in the 2nd batch of 8 failed all 8 trials (and stopped a 32-trial campaign)
+    from oboptim import Campaign
+
+    calls = []
+
+    def lab(x):
+        calls.append(len(x))
+        if len(calls) == 2:
+            raise ConnectionError("lab server reset the connection")
+        return -np.sum(x**2, axis=1)
+
+    campaign = Campaign.open("short", storage=f"sqlite:///{tmp_path / 'runs.db'}", task="gmm2d", seed=0,
+                             batch_size=8, steps=2, particles=2)
+    campaign.run(budget=16, oracle=lab)
+    counts = campaign.storage.count_trials(campaign.id)
+    assert counts.get("completed") == 16 and not counts.get("failed"), counts
+    assert calls == [8, 8, 8]  # the 2nd batch once more, after a 1 s pause

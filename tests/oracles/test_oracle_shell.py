@@ -1,14 +1,19 @@
 """ShellOracle: the conformance suite, and every way a command can misbehave."""
 
+import json
+import os
 import shlex
+import signal
+import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from oboptim.oracles import ShellOracle
+from oboptim.oracles import OracleInterrupted, Outcome, ShellOracle
 from oboptim.testing import OracleConformance
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -44,7 +49,7 @@ def test_a_reported_error_fails_only_that_trial():
 
 def test_a_missing_answer_fails_that_trial_with_its_id():
     outcomes = sum_oracle("--skip", "9").evaluate(IDS, XS)
-    assert outcomes[2].error == "no answer for trial 9"
+    assert outcomes[2].error == "no answer for trial 9" and not outcomes[2].transient
     assert outcomes[0].value == 3.0 and outcomes[1].value == 7.0
 
 
@@ -90,12 +95,14 @@ def test_nonzero_exit_fails_unanswered_trials_with_code_and_last_stderr_line():
     outcomes = oracle.evaluate(IDS, XS)
     assert outcomes[0].value == 3.0 and outcomes[2].value == 11.0
     assert outcomes[1].error == "command exited with code 3; stderr: CUDA out of memory"
+    assert outcomes[1].transient and not outcomes[0].transient  # a crash may pass: the campaign asks again
 
 
 def test_a_command_that_is_not_found_fails_every_trial():
     outcomes = ShellOracle("oboptim-no-such-command-xyz", timeout=10).evaluate(IDS, XS)
     assert all(outcome.error.startswith("command exited with code 127; stderr:") for outcome in outcomes)
     assert "not found" in outcomes[0].error
+    assert not outcomes[0].transient  # the shell's "not found" will not pass by asking again
 
 
 def test_a_missing_working_directory_fails_every_trial(tmp_path):
@@ -132,7 +139,7 @@ def test_timeout_kills_the_whole_process_group_and_keeps_earlier_answers(tmp_pat
     outcomes = oracle.evaluate(IDS, XS)
     assert outcomes[0].value == 1.5
     assert outcomes[1].error == "timed out after 1 s; stderr: waiting for the instrument"
-    assert outcomes[2].error.startswith("timed out after 1 s")
+    assert outcomes[2].error.startswith("timed out after 1 s") and outcomes[2].transient
     pids = [int(line) for line in pid_file.read_text().split()]
     assert len(pids) == 2
     deadline = time.monotonic() + 10  # an orphaned child is reaped by init shortly after it dies
@@ -178,3 +185,109 @@ def test_invalid_construction_is_rejected():
         ShellOracle("  ")
     with pytest.raises(ValueError):
         ShellOracle("true", timeout=0)
+
+
+# -- no command outlives its batch, however the batch ends ---------------------------------------------------------
+
+
+def wait_for_pids(pid_file: Path, count: int = 2, timeout: float = 20.0) -> list[int]:
+    """The pids the hanging fixture wrote, once it has written them all."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid_file.exists() and len(pids := pid_file.read_text().split()) == count:
+            return [int(pid) for pid in pids]
+        time.sleep(0.02)
+    raise AssertionError(f"{pid_file} did not get {count} pids in {timeout} s")
+
+
+def assert_gone_soon(pids: list[int], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not all(_process_is_gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    alive = [pid for pid in pids if not _process_is_gone(pid)]
+    for pid in alive:  # do not leave them behind for the rest of the suite
+        os.kill(pid, signal.SIGKILL)
+    assert not alive, f"still running: {alive}"
+
+
+def test_ctrl_c_kills_the_command_and_keeps_its_answers(tmp_path):
+    pid_file = tmp_path / "pids"
+    oracle = ShellOracle(fixture_command("hanging_oracle.py", str(pid_file)), timeout=600)
+    interrupter = threading.Thread(target=lambda: (wait_for_pids(pid_file), os.kill(os.getpid(), signal.SIGINT)))
+    interrupter.start()
+    with pytest.raises(OracleInterrupted) as info:
+        oracle.evaluate(IDS, XS)
+    interrupter.join()
+    assert info.value.outcomes == {7: Outcome.success(1.5)}  # answered before the interrupt; 8 and 9 stay pending
+    assert_gone_soon(wait_for_pids(pid_file))
+
+
+def test_close_kills_a_command_still_running(tmp_path):
+    pid_file = tmp_path / "pids"
+    oracle = ShellOracle(fixture_command("hanging_oracle.py", str(pid_file)), timeout=600)
+    closer = threading.Thread(target=lambda: (wait_for_pids(pid_file), oracle.close()))
+    closer.start()
+    outcomes = oracle.evaluate(IDS, XS)  # returns once close() killed the command
+    closer.join()
+    assert outcomes[0].value == 1.5 and outcomes[1].error.startswith("command was killed by SIGKILL")
+    assert_gone_soon(wait_for_pids(pid_file))
+
+
+def test_kill_9_of_the_campaign_process_kills_the_command_and_its_children(tmp_path):
+    pid_file = tmp_path / "pids"
+    command = fixture_command("hanging_oracle.py", str(pid_file))
+    runner = subprocess.Popen([sys.executable, str(FIXTURES / "evaluate_oracle.py"), "command", command])
+    try:
+        pids = wait_for_pids(pid_file)
+        runner.kill()  # nothing in the runner gets to clean up: the lifeline does
+        runner.wait()
+        assert_gone_soon(pids)
+    finally:
+        runner.kill()
+
+
+# -- output is read as it arrives, in bounded memory --------------------------------------------------------------
+
+
+def peak_memory_of_a_batch(junk_command: str) -> tuple[list, float]:
+    """``(outcomes as [value, error] pairs, peak RSS in MB)`` of a process scoring 2 trials with a command that
+    prints ``junk_command``'s output before its answers."""
+    command = f"{junk_command}; echo; {fixture_command('jsonl_sum_oracle.py')}"
+    result = subprocess.run([sys.executable, str(FIXTURES / "evaluate_oracle.py"), "command", command],
+                            capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(result.stdout)
+    return report["outcomes"], report["max_rss_mb"]
+
+
+@pytest.mark.parametrize(
+    "junk_command",
+    [
+        "yes \"$(head -c 200 /dev/zero | tr '\\0' j)\" | head -c 200000000",  # 200 MB of 200-byte lines
+        "head -c 200000000 /dev/zero | tr '\\0' x",  # one line of 200 MB
+    ],
+    ids=["many-lines", "one-huge-line"],
+)
+def test_200_mb_of_output_is_parsed_in_bounded_memory(junk_command):
+    outcomes, peak_mb = peak_memory_of_a_batch(junk_command)
+    assert outcomes == [[3.0, None], [7.0, None]]
+    assert peak_mb < 120, f"peak RSS {peak_mb:.0f} MB"  # measured: 33-49 MB (600-950 MB when stdout was buffered)
+
+
+def test_ignored_lines_are_counted_and_a_few_are_described():
+    junk = "".join(f"junk {i}\\n" for i in range(20)) + "x" * 200 + "\\n"
+    oracle = ShellOracle(f"printf '{junk}'; cat > /dev/null", timeout=10)
+    outcome = oracle.evaluate([1], XS[:1])[0]
+    assert outcome.error.startswith("no answer for trial 1; ignored 21 stdout lines, first: line 1 is not JSON: "
+                                    "'junk 0'")
+
+
+def test_an_overlong_line_is_dropped_up_to_its_newline_with_a_note():
+    from oboptim.oracles._shell_output import AnswerStream
+
+    stream = AnswerStream({7, 8}, max_line_bytes=1000)
+    # the answer for 8 ends the overlong line, so it is dropped with it; the answer for 7 spans two chunks
+    for chunk in [b"x" * 600, b"x" * 600, b'{"trial_id": 8, "value": 2}\n{"trial_id": 7, ', b'"value": 1.5}']:
+        stream.feed(chunk)
+    stream.finish()
+    assert stream.outcomes == {7: Outcome.success(1.5)}
+    assert stream.notes == ["line 1 is longer than 1000 bytes"] and stream.ignored == 1
