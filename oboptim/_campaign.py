@@ -37,8 +37,9 @@ from oboptim._settings import CampaignSettings
 from oboptim._task import Task, canonical_spec, load_task, task_file_digest, task_options_of
 from oboptim._view import DEFAULT_BUDGET, CampaignView
 from oboptim.errors import ConfigError
-from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome
+from oboptim.oracles._base import Oracle
 from oboptim.oracles._context import DEFAULT_ORACLE_TIMEOUT_S, OracleContext
+from oboptim.oracles._outcome import OracleInterrupted, Outcome
 from oboptim.oracles._resolve import resolve_oracle
 from oboptim.oracles._retry import DEFAULT_BACKOFF_S, DEFAULT_BATCH_RETRIES, FailureBudget, evaluate_with_retries
 from oboptim.priors._diffusion_prior import DiffusionPrior

@@ -26,7 +26,7 @@ def trial_row(trial) -> dict[str, Any]:
         "state": str(trial.state),
         "value": trial.value,
         "error": trial.error,
-        "x": json.dumps(trial.x.tolist()),
+        "x": json.dumps(trial.x_list()),
         "predicted_mean": prov.predicted_mean,
         "predicted_std": prov.predicted_std,
         "acquisition": prov.acquisition,

@@ -10,12 +10,12 @@ It needs only the storage, not the task or its prior, so telling a value costs n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
-
-import numpy as np
+from statistics import fmean
 
 from oboptim._records import GapSummary, Provenance
-from oboptim.oracles._base import Outcome
+from oboptim.oracles._outcome import Outcome
 from oboptim.storage._errors import TrialConflictError
 from oboptim.storage._records import TrialRecord, TrialState
 from oboptim.storage._store import Storage
@@ -66,22 +66,21 @@ def _write(storage: Storage, campaign_id: int, trial_id: int, outcome: Outcome, 
 def update_gaps(storage: Storage, campaign_id: int, rounds: Iterable[int]) -> None:
     """Store predicted-vs-observed statistics of each round's completed trials that a surrogate predicted."""
     for round_index in sorted(set(rounds)):
-        gap = round_gap(storage.trials(campaign_id, states=[TrialState.COMPLETED], round=round_index))
+        gap = round_gap(storage.completed_values(campaign_id, round_index))
         if gap is not None:
             storage.update_round_diagnostics(campaign_id, round_index, gap.to_json())
 
 
-def round_gap(completed: list[TrialRecord]) -> GapSummary | None:
-    """The gap over ``completed`` trials with a prediction (None when none has one)."""
-    pairs = [(p.predicted_mean, t.value) for t in completed
-             if (p := Provenance.from_json(t.provenance)).has_prediction]
+def round_gap(completed: list[tuple[dict, float]]) -> GapSummary | None:
+    """The gap over ``(provenance, value)`` of completed trials that a surrogate predicted (None when none was)."""
+    pairs = [(p.predicted_mean, value) for provenance, value in completed
+             if (p := Provenance.from_json(provenance)).has_prediction]
     if not pairs:
         return None
-    predicted, observed = (np.array(column, dtype=np.float64) for column in zip(*pairs))
-    errors = predicted - observed
-    return GapSummary(gap=float(errors.mean()), gap_rmse=float(np.sqrt(np.mean(errors**2))),
-                      observed_mean=float(observed.mean()), predicted_mean=float(predicted.mean()),
-                      observed_count=len(pairs))
+    predicted, observed = ([float(v) for v in column] for column in zip(*pairs))
+    errors = [p - o for p, o in zip(predicted, observed)]
+    return GapSummary(gap=fmean(errors), gap_rmse=math.sqrt(fmean([e * e for e in errors])),
+                      observed_mean=fmean(observed), predicted_mean=fmean(predicted), observed_count=len(pairs))
 
 
 __all__ = ["record_outcome", "record_outcomes", "round_gap", "update_gaps"]

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from oboptim._outcomes import record_outcome
 from oboptim._settings import CampaignSettings, stored_budget
 from oboptim.errors import OboptimError
-from oboptim.oracles._base import Outcome
+from oboptim.oracles._outcome import Outcome
 from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
 from oboptim.storage._store import Storage
 from oboptim.storage._validation import finite_value, valid_reason

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oboptim.oracles._base import Oracle, Outcome, check_batch, describe_exception, outcomes_from_values
+from oboptim.oracles._base import Oracle, check_batch, describe_exception, outcomes_from_values
+from oboptim.oracles._outcome import Outcome
 from oboptim.oracles._worker import FunctionWorker
 
 USER_MODULE_PREFIX = "_oboptim_user_"  # how oboptim._specs names a module it loaded from a .py file

@@ -19,8 +19,9 @@ from typing import TextIO
 import numpy as np
 
 from oboptim._registry import ORACLE_KINDS
-from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome, check_batch, one_line
+from oboptim.oracles._base import Oracle, check_batch, one_line
 from oboptim.oracles._context import OracleContext
+from oboptim.oracles._outcome import OracleInterrupted, Outcome
 
 INLINE_MAX_ELEMENTS = 12  # larger candidates are summarised
 END_OF_INPUT = ("the rater's input ended (end of file: Ctrl-D, </dev/null or nohup); the unrated trials stay "

@@ -22,8 +22,9 @@ import numpy as np
 
 from oboptim._registry import ORACLE_KINDS
 from oboptim.errors import OboptimError
-from oboptim.oracles._base import Oracle, Outcome, check_batch
+from oboptim.oracles._base import Oracle, check_batch
 from oboptim.oracles._context import OracleContext
+from oboptim.oracles._outcome import Outcome
 from oboptim.storage import Storage, TrialState, UnknownTrialError
 from oboptim.storage._engine import display_url
 

@@ -23,7 +23,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from oboptim.errors import OboptimError
-from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome, check_batch, describe_exception
+from oboptim.oracles._base import Oracle, check_batch, describe_exception
+from oboptim.oracles._outcome import OracleInterrupted, Outcome
 
 DEFAULT_BATCH_RETRIES = 2  # transient batch failures: asked again after 1 s, then 2 s
 DEFAULT_BACKOFF_S = 1.0

@@ -33,7 +33,8 @@ from typing import IO
 
 import numpy as np
 
-from oboptim.oracles._base import Oracle, OracleInterrupted, Outcome, check_batch, describe_exception, one_line
+from oboptim.oracles._base import Oracle, check_batch, describe_exception, one_line
+from oboptim.oracles._outcome import OracleInterrupted, Outcome
 from oboptim.oracles._process_group import ProcessGroup, describe_exit
 from oboptim.oracles._shell_output import AnswerStream, TailBuffer
 

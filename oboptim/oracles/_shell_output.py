@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 
-from oboptim.oracles._base import Outcome, one_line, outcome_from_value
+from oboptim.oracles._base import one_line, outcome_from_value
+from oboptim.oracles._outcome import Outcome
 
 MAX_LINE_BYTES = 16 * 2**20  # an answer is a few dozen bytes; a longer line is not one
 MAX_NOTES = 5  # notes kept on ignored lines (all of them are counted)

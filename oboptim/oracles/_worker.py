@@ -30,8 +30,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from oboptim.oracles._base import Outcome, describe_exception, outcomes_from_values
+from oboptim.oracles._base import describe_exception, outcomes_from_values
 from oboptim.oracles._lifeline import die_with_starter
+from oboptim.oracles._outcome import Outcome
 from oboptim.oracles._process_group import ProcessGroup, describe_exit
 
 LOAD_TIMEOUT_S = 300.0  # for the worker to start and import the function's module (torch alone takes seconds)

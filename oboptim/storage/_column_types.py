@@ -13,7 +13,6 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-import numpy as np
 from sqlalchemy import DateTime, String, Text
 from sqlalchemy.types import TypeDecorator
 
@@ -22,10 +21,13 @@ from oboptim.storage._records import TrialState
 
 def _to_plain_json(value: Any) -> Any:
     """`default=` hook for json.dumps: numpy values become Python values."""
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
+    if type(value).__module__ == "numpy":  # numpy is loaded already if the value is one of its own
+        import numpy as np
+
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+        if isinstance(value, np.generic):
+            return value.item()
     if isinstance(value, (set, frozenset)):
         return sorted(value)
     raise TypeError(f"cannot store a {type(value).__name__} as JSON: convert it to numbers, strings, lists or dicts")

@@ -5,9 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 
 class TrialState(str, Enum):
@@ -56,7 +59,8 @@ class CampaignRecord:
 
 @dataclass(frozen=True, eq=False)
 class TrialRecord:
-    """One candidate and its outcome. `x` is a fresh copy `[*sample_shape]`; changing it changes nothing stored.
+    """One candidate and its outcome. `x` is the candidate `[*sample_shape]`, decoded on first use (a numpy copy:
+    changing it changes nothing stored); `x_list()` gives it as nested lists without numpy.
 
     `value`, `sem` and `rater` come from the trial's observation (None until it is completed); `error` holds the
     reason of a failed or abandoned trial.
@@ -67,7 +71,7 @@ class TrialRecord:
     number: int
     round: int
     state: TrialState
-    x: np.ndarray = field(repr=False)
+    encoded_x: tuple[bytes, tuple[int, ...], str] = field(repr=False)
     provenance: dict[str, Any]
     worker: str | None
     lease_expires_at: datetime | None
@@ -82,6 +86,19 @@ class TrialRecord:
     @property
     def finished(self) -> bool:
         return self.state in FINISHED_STATES
+
+    @cached_property
+    def x(self) -> np.ndarray:
+        """The candidate ``[*sample_shape]``."""
+        from oboptim.storage._arrays import decode_array
+
+        return decode_array(*self.encoded_x)
+
+    def x_list(self) -> Any:
+        """The candidate as nested Python lists (what JSON shows), without loading numpy for common dtypes."""
+        from oboptim.storage._arrays import decode_to_list
+
+        return decode_to_list(*self.encoded_x)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from oboptim.storage._arrays import bits_to_float, decode_array
+from oboptim.storage._arrays import bits_to_float
 from oboptim.storage._errors import RoundExistsError, UnknownCampaignError, UnknownTrialError
 from oboptim.storage._models import CampaignRow, ObservationRow, RoundRow, SurrogateSnapshotRow, TrialRow
 from oboptim.storage._records import CampaignRecord, RoundRecord, SurrogateRecord, TrialRecord, TrialState
@@ -98,7 +98,7 @@ def trial_record(row: TrialRow, observation: ObservationRow | None = _FROM_ROW) 
         number=row.number,
         round=row.round,
         state=TrialState(row.state),
-        x=decode_array(row.x_data, row.x_shape, row.x_dtype),
+        encoded_x=(bytes(row.x_data), tuple(int(n) for n in row.x_shape), row.x_dtype),
         provenance=row.provenance,
         worker=row.worker,
         lease_expires_at=row.lease_expires_at,

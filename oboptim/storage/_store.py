@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload, sessionmaker
@@ -77,6 +76,9 @@ from oboptim.storage._validation import (
     valid_campaign_name,
     valid_sem,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class Storage:
@@ -584,6 +586,18 @@ class Storage:
                 .limit(1)
             ).first()
         return None if row is None else (int(row[0]), bits_to_float(row[1]))
+
+    def completed_values(self, campaign_id: int, round: int) -> list[tuple[dict[str, Any], float]]:
+        """``(provenance, value)`` of a round's completed trials, by number, without loading any x."""
+        with self._read() as session:
+            rows = session.execute(
+                select(TrialRow.provenance, ObservationRow.value_bits)
+                .join(ObservationRow, ObservationRow.trial_id == TrialRow.id)
+                .where(TrialRow.campaign_id == checked_id(campaign_id, "campaign"), TrialRow.round == round,
+                       TrialRow.state == TrialState.COMPLETED)
+                .order_by(TrialRow.number)
+            ).all()
+        return [(provenance, bits_to_float(bits)) for provenance, bits in rows]
 
     def count_rounds(self, campaign_id: int) -> int:
         """Rounds proposed so far."""

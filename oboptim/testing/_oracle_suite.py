@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oboptim.oracles._base import Oracle, Outcome
+from oboptim.oracles._base import Oracle
+from oboptim.oracles._outcome import Outcome
 
 SAMPLE_SHAPES = [(), (2,), (3, 4), (2, 3, 2)]
 

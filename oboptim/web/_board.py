@@ -20,8 +20,8 @@ import numpy as np
 from oboptim._outcomes import record_outcome
 from oboptim.errors import OboptimError
 from oboptim.images._pictures import candidate_kind
-from oboptim.oracles._base import Outcome
 from oboptim.oracles._human import format_candidate
+from oboptim.oracles._outcome import Outcome
 from oboptim.storage._errors import TrialConflictError, UnknownTrialError
 from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
 from oboptim.storage._store import Storage

@@ -59,3 +59,21 @@ def test_float_bits_round_trip(value):
 
 def test_signed_zeros_differ():
     assert not same_float(0.0, -0.0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int8", "uint8", "int16", "int32", "int64", "uint64", "bool",
+                                   "complex64", ">f4"])
+@pytest.mark.parametrize("shape", [(), (3,), (2, 3), (2, 1, 4)])
+def test_decode_to_list_equals_numpy_tolist(dtype, shape):
+    from oboptim.storage._arrays import decode_to_list
+
+    array = (np.arange(int(np.prod(shape)) or 1).reshape(shape) * 1.5 - 2).astype(dtype)
+    assert decode_to_list(*encode_array(array)) == array.tolist()
+
+
+def test_decode_to_list_refuses_bytes_that_do_not_fit_the_shape():
+    from oboptim.storage._arrays import decode_to_list
+
+    data, _, dtype = encode_array(np.zeros(4, np.float32))
+    with pytest.raises(InvalidArrayError, match="corrupt"):
+        decode_to_list(data, [5], dtype)
