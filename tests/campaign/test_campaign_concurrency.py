@@ -1,7 +1,8 @@
 """Concurrency: 4 worker processes ask and tell 50 trials each on one campaign, on SQLite (WAL) and on PostgreSQL.
 
-Every trial must be handed to exactly one worker, every tell must land, the counts must be exact, and no worker may
-see "database is locked" (or any other error). Workers come from a fork server that imported oboptim once.
+Every trial must be handed to exactly one worker, every tell must land, the counts must be exact, no worker may see
+"database is locked" (or any other error), and no proposal may be computed and thrown away: one worker at a time
+proposes (the proposer lease). Workers come from a fork server that imported oboptim once.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def warm_up(_: int) -> int:
     return os.getpid()
 
 
-def ask_and_tell(url: str, name: str, start_at: float) -> list[int]:
-    """One worker: ask ASK_SIZE candidates and tell their values until it has told TRIALS_PER_WORKER."""
+def ask_and_tell(url: str, name: str, start_at: float) -> tuple[list[int], int]:
+    """One worker: ask ASK_SIZE candidates and tell their values until it has told TRIALS_PER_WORKER; returns the
+    trials it told and the proposals it computed and discarded."""
     import torch
 
     from oboptim import Campaign
@@ -51,7 +53,7 @@ def ask_and_tell(url: str, name: str, start_at: float) -> list[int]:
             campaign.tell(trial.id, score(trial.x))
             told.append(trial.id)
     campaign.storage.close()
-    return told
+    return told, campaign.discarded_proposals
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,9 @@ def test_four_workers_ask_and_tell_fifty_trials_each(storage_url, worker_pool, r
                   particles=8, steps=10).storage.close()
     start_at = time.time() + 0.5
     futures = [worker_pool.submit(ask_and_tell, storage_url, name, start_at) for _ in range(WORKERS)]
-    told = [future.result(timeout=300) for future in futures]  # a worker's error (e.g. "database is locked") raises
+    results = [future.result(timeout=300) for future in futures]  # a worker's error (e.g. "database is locked") raises
+    told = [ids for ids, _ in results]
+    discarded = sum(count for _, count in results)
 
     with Storage(storage_url, create=False) as store:
         campaign = store.get_campaign(name)
@@ -82,6 +86,7 @@ def test_four_workers_ask_and_tell_fifty_trials_each(storage_url, worker_pool, r
         leftover = store.claim_trials(campaign.id, "checker", lease_seconds=60)
     all_told = [trial_id for ids in told for trial_id in ids]
     assert [len(ids) for ids in told] == [TRIALS_PER_WORKER] * WORKERS
+    assert discarded == 0, "a proposal was computed and then thrown away"
     assert len(set(all_told)) == total, "a trial was handed to two workers"
     assert sorted(all_told) == sorted(t.id for t in trials)
     assert counts == {"waiting": 0, "running": 0, "completed": total, "failed": 0, "abandoned": 0}
@@ -96,7 +101,7 @@ def test_four_workers_ask_and_tell_fifty_trials_each(storage_url, worker_pool, r
     backend = storage_url.split(":", 1)[0].split("+", 1)[0]
     reliability_report(f"concurrency ({backend}): {WORKERS} workers x {TRIALS_PER_WORKER} trials = {len(all_told)} "
                        f"told, {len(set(all_told))} distinct, {len(rounds)} rounds, counts {plain(counts)}, "
-                       "0 lock errors")
+                       f"0 lock errors, discarded proposals: {discarded}")
 
 
 def plain(counts):
