@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import sys
 import time
@@ -33,10 +34,12 @@ from oboptim._heartbeat import DEFAULT_GRACE_SECONDS, Heartbeat
 from oboptim._outcomes import record_outcomes
 from oboptim._proposal import History, propose
 from oboptim._records import SMC, RoundDiagnostics
+from oboptim._registry import ORACLE_KINDS
 from oboptim._settings import CampaignSettings
 from oboptim._task import Task, canonical_spec, load_task, task_file_digest, task_options_of
 from oboptim._view import DEFAULT_BUDGET, CampaignView
 from oboptim.errors import ConfigError
+from oboptim.executors._base import Executor, ExecutorError, OracleRecipe, parse_executor
 from oboptim.oracles._base import Oracle
 from oboptim.oracles._context import DEFAULT_ORACLE_TIMEOUT_S, OracleContext
 from oboptim.oracles._outcome import OracleInterrupted, Outcome
@@ -214,6 +217,8 @@ class Campaign(CampaignView):
         max_failure_rate: float = 0.5,
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         heartbeat_seconds: float | None = None,
+        executor: str | Executor | None = None,
+        max_pending: int | None = None,
         progress: bool = False,
         log: Callable[[str], None] | None = None,
     ) -> None:
@@ -231,6 +236,12 @@ class Campaign(CampaignView):
             grace_seconds: how long after this worker's last heartbeat its trials stay its own; a slow oracle keeps
                 them for ever as long as this process lives (its leases are renewed in the background).
             heartbeat_seconds: time between renewals (default: a quarter of ``grace_seconds``).
+            executor: evaluate trials asynchronously, each as soon as it is proposed: ``"process:N"``, ``"ray"``,
+                ``"ray:N"``, ``"ray://HOST:PORT"`` or an :class:`~oboptim.executors.Executor` (default: the blocking
+                loop, one batch at a time).
+            max_pending: with an executor, how many proposed trials may be unfinished at once (default: twice its
+                slots, so each slot has the next trial queued while the loop proposes; more queued trials keep the
+                lab busier but are proposed knowing less).
             progress: show a progress bar (the command line does; the library is quiet by default).
             log: where each round's one-line summary goes (default: nowhere; the command line sends it to standard
                 error).
@@ -239,6 +250,11 @@ class Campaign(CampaignView):
         if budget == 0:
             return
         self.storage.check_writable()  # a read-only database fails now, not after a proposal
+        if executor is not None:
+            recipe = self._oracle_recipe(oracle, oracle_command, oracle_timeout, retries, batch_retries,
+                                         retry_backoff)
+            return self._run_async(parse_executor(executor), recipe, budget, max_pending, max_failure_rate,
+                                   grace_seconds, heartbeat_seconds, progress, log)
         oracle_obj = resolve_oracle(oracle, self.oracle_context(oracle_timeout), command=oracle_command)
         failures = FailureBudget(max_failure_rate, batch_size=self.settings.batch_size)
         failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
@@ -277,6 +293,81 @@ class Campaign(CampaignView):
             if bar is not None:
                 bar.close()
             oracle_obj.close()
+
+    def _oracle_recipe(self, oracle, command, timeout, retries, batch_retries, backoff) -> OracleRecipe:
+        """What an executor's workers need to build this campaign's oracle; a one-line error if they cannot."""
+        if isinstance(oracle, str) and oracle in ORACLE_KINDS:
+            raise ExecutorError(f"--oracle {oracle} asks a person, in this process: run it without --executor")
+        if oracle is not None and not isinstance(oracle, str):
+            try:
+                pickle.dumps(oracle)
+            except Exception as exc:
+                raise ExecutorError(f"the oracle {oracle!r} cannot be sent to the executor's workers ({exc}): pass "
+                                    "it as 'module:function' or 'path/to/file.py:function', or a module-level "
+                                    "function") from None
+        resolve_oracle(oracle, self.oracle_context(timeout), command=command).close()  # a bad spec fails now
+        return OracleRecipe(spec=oracle, command=command, timeout=timeout, task=self.record.task,
+                            task_options=dict(self.settings.task_options), retries=retries,
+                            batch_retries=batch_retries, backoff=backoff)
+
+    def _run_async(self, executor: Executor, recipe: OracleRecipe, budget: int, max_pending: int | None,
+                   max_failure_rate: float, grace_seconds: float, heartbeat_seconds: float | None, progress: bool,
+                   log: Callable[[str], None] | None) -> None:
+        """The loop with an executor: submit each trial as it is proposed, record each outcome as it returns."""
+        failures = FailureBudget(max_failure_rate, batch_size=self.settings.batch_size)
+        failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
+        self.requeue_dead_workers()
+        self._set_status(CAMPAIGN_ACTIVE)
+        bar = _progress_bar(budget, self.finished_count(), enabled=progress)
+        say = _say_beside(bar, log)
+        heart = Heartbeat(self.storage, self.id, self.worker, grace_seconds=grace_seconds,
+                          interval_seconds=heartbeat_seconds)
+        resume_own = True
+        try:
+            with heart, executor:
+                executor.start(recipe)
+                pending_cap = max_pending or 2 * executor.slots
+                while True:
+                    counts = self.storage.count_trials(self.id)
+                    finished = _finished(counts)
+                    if finished >= budget and not executor.in_flight:
+                        break
+                    room = pending_cap - len(executor.in_flight)
+                    submitted = 0
+                    if room > 0 and finished < budget:
+                        trials = self.storage.claim_trials(self.id, self.worker, grace_seconds, limit=room,
+                                                           resume_own=resume_own)
+                        resume_own = False
+                        if not trials:
+                            outstanding = (counts[TrialState.WAITING] - self.storage.count_held(self.id)
+                                           + counts[TrialState.RUNNING])
+                            n = min(room, self.settings.batch_size, budget - finished - outstanding)
+                            trials = [] if n <= 0 else self._propose_as_the_one_proposer(n, budget, grace_seconds,
+                                                                                          heart)
+                            if trials:
+                                say(self.round_summary(trials[0].round, budget))
+                        for trial in trials:
+                            heart.hold([trial.id])
+                            executor.submit(trial.id, trial.x)
+                        submitted = len(trials)
+                    results = executor.done(timeout=0.0 if submitted else _POLL_SECONDS)
+                    if results:
+                        ids = [trial_id for trial_id, _ in results]
+                        record_outcomes(self.storage, self.id, results, skip_conflicts=True, holder=self.worker)
+                        heart.drop(ids)
+                        failures.record([outcome for _, outcome in results])
+                        if bar is not None:
+                            bar.n = self.finished_count()
+                            bar.refresh()
+                        failures.check()
+            self._set_status(CAMPAIGN_FINISHED if self.finished_count() >= self.budget else CAMPAIGN_ACTIVE)
+        except KeyboardInterrupt:
+            self.release_mine()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+        self.executor_busy_seconds = executor.busy_seconds
 
     def _propose_as_the_one_proposer(self, n: int, budget: int, grace_seconds: float,
                                      heart: Heartbeat) -> list[TrialRecord]:

@@ -240,6 +240,12 @@ TASKS: Registry[Any] = Registry("task", "task", [
          "oboptim.tasks.sd"),
 ], binds_modules=True)
 
+EXECUTORS: Registry[Callable[..., Any]] = Registry("executor", "executor", [
+    Kind("process", "process:N, N local worker processes (default 4)", "oboptim.executors._process"),
+    Kind("ray", "Ray tasks: ray (a local Ray), ray:N (N local CPUs) or ray://HOST:PORT (a cluster)",
+         "oboptim.executors._ray"),
+])
+
 REGISTRIES: dict[str, Registry[Any]] = {
     "RESAMPLERS": RESAMPLERS,
     "TEMPERING_SCHEDULES": TEMPERING_SCHEDULES,
@@ -248,6 +254,7 @@ REGISTRIES: dict[str, Registry[Any]] = {
     "ACQUISITIONS": ACQUISITIONS,
     "ORACLE_KINDS": ORACLE_KINDS,
     "TASKS": TASKS,
+    "EXECUTORS": EXECUTORS,
 }
 
 _HOW_TO_ADD = {
@@ -258,6 +265,7 @@ _HOW_TO_ADD = {
     "ACQUISITIONS": "a builder `(surrogate, options) -> score`, `score(features [B, F]) -> [B]`",
     "ORACLE_KINDS": "a factory `(context: OracleContext) -> Oracle`",
     "TASKS": "a module holding `TASK` (and `make_task(**options)` if it takes options)",
+    "EXECUTORS": "a factory `(argument after the colon, or None) -> Executor`",
 }
 
 _PUBLIC_HOME = {
@@ -268,6 +276,7 @@ _PUBLIC_HOME = {
     "ACQUISITIONS": "oboptim.acquisition",
     "ORACLE_KINDS": "oboptim.oracles",
     "TASKS": "oboptim",
+    "EXECUTORS": "oboptim.executors",
 }
 
 
@@ -294,5 +303,5 @@ def extension_points_markdown() -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ACQUISITIONS", "ORACLE_KINDS", "REGISTRIES", "RESAMPLERS", "SELECTIONS", "SURROGATES", "TASKS",
+__all__ = ["ACQUISITIONS", "EXECUTORS", "ORACLE_KINDS", "REGISTRIES", "RESAMPLERS", "SELECTIONS", "SURROGATES", "TASKS",
            "TEMPERING_SCHEDULES", "Kind", "Registry", "extension_points_markdown"]

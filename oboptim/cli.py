@@ -111,12 +111,19 @@ def tasks() -> None:
                    "never loses its trials: they are renewed in the background while this process lives.")
 @click.option("--heartbeat", "heartbeat_seconds", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Seconds between heartbeats.  [default: a quarter of --grace]")
+@click.option("--executor", default=None, metavar="SPEC",
+              help="Evaluate each trial as soon as it is proposed, keeping --max-pending in flight: process:N (N local "
+                   "worker processes), ray (a local Ray), ray:N (N CPUs) or ray://HOST:PORT (a Ray cluster; "
+                   "pip install 'oboptim[ray]').  [default: one batch at a time]")
+@click.option("--max-pending", type=click.IntRange(min=1), default=None,
+              help="With --executor, proposed trials unfinished at once (running or queued).  "
+                   "[default: twice the executor's slots]")
 @click.option("--quiet", is_flag=True, help="No progress bar (round summaries still go to standard error).")
 @user_errors
 def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
         acquisition, beta, particles, alpha, steps, alpha_units, selection, resampling, tempering, device, retries,
         max_failure_rate, particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, worker_name,
-        grace_seconds, heartbeat_seconds, quiet) -> None:
+        grace_seconds, heartbeat_seconds, executor, max_pending, quiet) -> None:
     """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
 
     TASK may be left out to resume an existing campaign; with --worker this process joins one that another
@@ -152,7 +159,8 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
     with contextlib.redirect_stdout(sys.stderr):  # a Python oracle's prints are diagnostics, not results
         campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
                      retries=retries, max_failure_rate=max_failure_rate, grace_seconds=grace_seconds,
-                     heartbeat_seconds=heartbeat_seconds, progress=not quiet,
+                     heartbeat_seconds=heartbeat_seconds, executor=executor, max_pending=max_pending,
+                     progress=not quiet,
                      log=lambda line: click.echo(line, err=True))
     best = campaign.best()
     click.echo(f"finished {campaign.finished_count()} trials; best value {best.value:.6g} (trial {best.id})"

@@ -14,7 +14,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "oboptim"
 PUBLIC_MODULES = {"oboptim.cli", "oboptim.errors", "oboptim.__main__"}  # single-module public API
-PACKAGES_WITH_EXPORTS = ["oboptim", "oboptim.sampling", "oboptim.priors", "oboptim.surrogates", "oboptim.acquisition",
+PACKAGES_WITH_EXPORTS = ["oboptim", "oboptim.executors", "oboptim.sampling", "oboptim.priors", "oboptim.surrogates",
+                         "oboptim.acquisition",
                          "oboptim.oracles", "oboptim.storage", "oboptim.images", "oboptim.web", "oboptim.benchmark",
                          "oboptim.testing"]
 # The bottom layers never import the layers above them.
