@@ -39,6 +39,11 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def cached_tensors(surrogate: Surrogate) -> list[tuple[str, Tensor]]:
+    """Every parameter and buffer (persistent or not) of ``surrogate``, by name."""
+    return [*surrogate.named_parameters(), *surrogate.named_buffers()]
+
+
 _FITTED_ON_SIN: dict[type, Surrogate] = {}
 
 
@@ -242,10 +247,10 @@ class SurrogateConformance:
         surrogate = self.fit(X, y)
         X_test = torch.linspace(-1, 7, 9).unsqueeze(-1)
         before = surrogate.posterior(X_test)
-        dtypes = {name: tensor.dtype for name, tensor in surrogate.state_dict(keep_vars=True).items()}
+        dtypes = {name: tensor.dtype for name, tensor in cached_tensors(surrogate)}
         moved = surrogate.to("cpu").to(torch.float16).to(torch.float64).float().double()
         assert moved is surrogate and surrogate.device == torch.device("cpu")
-        assert {name: tensor.dtype for name, tensor in surrogate.state_dict(keep_vars=True).items()} == dtypes
+        assert {name: tensor.dtype for name, tensor in cached_tensors(surrogate)} == dtypes
         for first, second in zip(before, surrogate.posterior(X_test)):
             assert torch.equal(first, second)
         assert torch.equal(surrogate.posterior(X_test.double())[0], before[0])
@@ -259,7 +264,7 @@ class SurrogateConformance:
         mean_cpu, variance_cpu = surrogate.posterior(X_test)
         surrogate.to("cuda")
         assert surrogate.device.type == "cuda"
-        assert all(tensor.device.type == "cuda" for tensor in surrogate.state_dict(keep_vars=True).values())
+        assert all(tensor.device.type == "cuda" for _, tensor in cached_tensors(surrogate))
         on_gpu = X_test.cuda().requires_grad_(True)
         mean, variance = surrogate.posterior(on_gpu)
         assert mean.device.type == "cuda" and variance.device.type == "cuda"
