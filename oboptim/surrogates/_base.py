@@ -15,6 +15,9 @@ Contract (checked by ``oboptim.testing._surrogate_suite.SurrogateConformance``):
 - ``condition_on_pending(X_pending)`` returns a new surrogate that knows candidates were asked but not yet told,
   so that a batch does not pile onto one spot.
 - ``noise_variance()`` is the observation noise the model assumes (0 for a model without a noise term).
+- ``to(device)`` moves every cached tensor, so that the posterior runs where the particles are; a dtype given to
+  ``to`` is ignored (each surrogate keeps its own precision). ``posterior`` and sample paths accept inputs on any
+  device and answer on the inputs' device; inputs already on the surrogate's device are never copied.
 
 A new kind is a subclass bound with ``@SURROGATES.implements(name)`` (declared in ``oboptim/_registry.py``), or
 registered at run time with ``SURROGATES.register(name, cls, help=...)``; it is built with no arguments.
@@ -111,8 +114,10 @@ class Surrogate(nn.Module, ABC):
 
     def __init__(self) -> None:
         super().__init__()
-        self._train_X: Tensor | None = None
-        self._train_y: Tensor | None = None
+        self.register_buffer("_train_X", None, persistent=False)
+        self.register_buffer("_train_y", None, persistent=False)
+        # An empty tensor that moves with the module: where a surrogate lives, even before it is fitted.
+        self.register_buffer("_device_anchor", torch.empty(0), persistent=False)
         self._last_report: FitReport | None = None
 
     # -- abstract interface ---------------------------------------------------------------------------------------
@@ -137,6 +142,25 @@ class Surrogate(nn.Module, ABC):
     @abstractmethod
     def hyperparameters(self) -> dict:
         """The fitted hyperparameters as plain floats and lists."""
+
+    # -- devices --------------------------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        """Where the cached tensors live (set by ``to(device)``; a fit keeps it)."""
+        return self._device_anchor.device
+
+    def _apply(self, fn: Callable[[Tensor], Tensor], recurse: bool = True) -> Surrogate:
+        """What ``to``, ``cuda``, ``cpu``, ``float`` ... run on every tensor: only its device changes.
+
+        ``fn`` is tried on an empty tensor to learn where it sends one, so a dtype cast never touches (or rounds) the
+        surrogate's own values: ``surrogate.to(particles)`` moves a float64 GP to the particles' device as it is.
+        """
+
+        def move(tensor: Tensor) -> Tensor:
+            return tensor.to(fn(torch.empty(0, dtype=tensor.dtype, device=tensor.device)).device)
+
+        return super()._apply(move, recurse)
 
     # -- shared helpers -------------------------------------------------------------------------------------------
 
@@ -196,5 +220,5 @@ class Surrogate(nn.Module, ABC):
                                      "use the same feature map as for fitting")
 
     def _remember_training_data(self, X: Tensor, y: Tensor) -> None:
-        self._train_X = X.detach().to(torch.float64).clone()
-        self._train_y = y.detach().to(torch.float64).clone()
+        self._train_X = X.detach().to(self.device, torch.float64).clone()
+        self._train_y = y.detach().to(self.device, torch.float64).clone()

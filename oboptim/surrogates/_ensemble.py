@@ -81,15 +81,22 @@ class EnsembleSurrogate(Surrogate):
         self.steps, self.learning_rate, self.weight_decay = steps, learning_rate, weight_decay
         self.batch_size, self.pending_radius = batch_size, pending_radius
         self.stack: HeadStack | None = None
-        self.pending_X = torch.zeros(0, 0)  # [p, F] standardized pending inputs
+        self.register_buffer("pending_X", torch.zeros(0, 0), persistent=False)  # [p, F] standardized pending inputs
+        self.register_buffer("x_mean", None, persistent=False)  # [F]
+        self.register_buffer("x_std", None, persistent=False)  # [F]
         self.radius = 1.0
 
     # -- fitting --------------------------------------------------------------------------------------------------
 
     def fit(self, X: Tensor, y: Tensor, *, generator: torch.Generator) -> FitReport:
-        """Train the heads on ``X [n, F]``, ``y [n]``; init, bootstrap and minibatches all come from ``generator``."""
+        """Train the heads on ``X [n, F]``, ``y [n]``; init, bootstrap and minibatches all come from ``generator``.
+
+        Training runs on the CPU; the trained surrogate is then moved to ``self.device``.
+        """
         validate_training_data(X, y)
         started = time.perf_counter()
+        device = self.device
+        self.to("cpu")
         X32, y32 = X.detach().to(torch.float32).cpu(), y.detach().to(torch.float32).cpu()
         self._set_scaling(X32, y32)
         inputs, targets = self._standardize_inputs(X32), (y32 - self.y_mean) / self.y_std
@@ -100,6 +107,7 @@ class EnsembleSurrogate(Surrogate):
         self.radius = self.pending_radius or _default_radius(inputs)
         self.pending_X = torch.zeros(0, X32.shape[1])
         self._remember_training_data(X, y)
+        self.to(device)
         diagnostics = {"final_loss": final_loss, "steps": self.steps, "seconds": time.perf_counter() - started,
                        "fallback_used": False, "num_train": n}
         self._last_report = FitReport(self.hyperparameters, diagnostics)
@@ -133,7 +141,8 @@ class EnsembleSurrogate(Surrogate):
         self.y_std = y_spread if y_spread > 1e-9 * (1 + abs(self.y_mean)) else 1.0
 
     def _standardize_inputs(self, X: Tensor) -> Tensor:
-        return (X - self.x_mean.to(X)) / self.x_std.to(X)
+        """``X [..., F]`` on the surrogate's device, float32."""
+        return (X - self.x_mean) / self.x_std
 
     # -- prediction -----------------------------------------------------------------------------------------------
 
@@ -141,8 +150,7 @@ class EnsembleSurrogate(Surrogate):
         """Every head's prediction ``[K, ...]`` (float32, units of ``y``) at ``X [..., F]``, differentiable."""
         self.check_fitted()
         self.check_features(X)
-        device = self.stack.weights[0].device  # move the inputs, not the module (the sampler may be on a GPU)
-        flat = self._standardize_inputs(X.reshape(-1, X.shape[-1]).to(device, torch.float32))
+        flat = self._standardize_inputs(X.reshape(-1, X.shape[-1]).to(self.device, torch.float32))
         raw = self.stack(flat)  # [K, N]
         if self.pending_X.shape[0] > 0:
             center = raw.mean(dim=0, keepdim=True)
@@ -161,7 +169,7 @@ class EnsembleSurrogate(Surrogate):
         ensemble-Kalman construction); unlike picking one random head it differs for every draw.
         """
         self.check_fitted()
-        weights = torch.randn(self.num_heads, generator=generator, device=generator.device).cpu()
+        weights = torch.randn(self.num_heads, generator=generator, device=generator.device).to(self.device)
         weights = weights / math.sqrt(self.num_heads - 1)
 
         def ensemble_sample_path(X: Tensor) -> Tensor:
@@ -184,11 +192,12 @@ class EnsembleSurrogate(Surrogate):
         """
         self.check_fitted()
         self.check_features(X_pending)
-        pending = self._standardize_inputs(X_pending.detach().reshape(-1, self.num_features).to(torch.float32))
+        pending = X_pending.detach().reshape(-1, self.num_features).to(self.device, torch.float32)
+        pending = self._standardize_inputs(pending)
         clone = copy.copy(self)  # shares the trained heads; own registries so refitting self leaves clone alone
         clone._parameters, clone._buffers = dict(self._parameters), dict(self._buffers)
         clone._modules = dict(self._modules)
-        clone.pending_X = torch.cat([self.pending_X, pending.cpu()])
+        clone.pending_X = torch.cat([self.pending_X, pending])
         return clone
 
     def _pending_shrinkage(self, flat: Tensor) -> Tensor:

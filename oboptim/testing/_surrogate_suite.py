@@ -9,7 +9,8 @@ Use it by subclassing in a test module and providing the factory hook:
 The checks follow the contract in ``oboptim.surrogates._base``: fitting on tiny, duplicated, constant and
 moderately large data; float32 batched posteriors with finite gradients; interpolation of a smooth function;
 uncertainty that grows away from the data; reproducible Thompson paths and fits; pending points that shrink the
-variance where they are and leave the rest alone; the global RNG left untouched.
+variance where they are and leave the rest alone; the global RNG left untouched; ``to(device)`` moving every cached
+tensor while each keeps its dtype (on a GPU too, where there is one).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ def sin_data(n: int = 30) -> tuple[Tensor, Tensor]:
 
 def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def cached_tensors(surrogate: Surrogate) -> list[tuple[str, Tensor]]:
+    """Every parameter and buffer (persistent or not) of ``surrogate``, by name."""
+    return [*surrogate.named_parameters(), *surrogate.named_buffers()]
 
 
 _FITTED_ON_SIN: dict[type, Surrogate] = {}
@@ -232,6 +238,45 @@ class SurrogateConformance:
         assert conditioned.num_train == surrogate.num_train
         twice = conditioned.condition_on_pending(torch.tensor([[1.0]]))
         self.assert_sane_posterior(twice, torch.rand(5, 1))
+
+
+    # -- devices --------------------------------------------------------------------------------------------------
+
+    def test_to_keeps_predictions_and_precision(self):
+        X, y = sin_data(12)
+        surrogate = self.fit(X, y)
+        X_test = torch.linspace(-1, 7, 9).unsqueeze(-1)
+        before = surrogate.posterior(X_test)
+        dtypes = {name: tensor.dtype for name, tensor in cached_tensors(surrogate)}
+        moved = surrogate.to("cpu").to(torch.float16).to(torch.float64).float().double()
+        assert moved is surrogate and surrogate.device == torch.device("cpu")
+        assert {name: tensor.dtype for name, tensor in cached_tensors(surrogate)} == dtypes
+        for first, second in zip(before, surrogate.posterior(X_test)):
+            assert torch.equal(first, second)
+        assert torch.equal(surrogate.posterior(X_test.double())[0], before[0])
+
+    @pytest.mark.cuda
+    @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+    def test_lives_on_the_particles_device(self):
+        X, y = sin_data(12)
+        surrogate = self.fit(X, y)
+        X_test = torch.linspace(-1, 7, 9).unsqueeze(-1)
+        mean_cpu, variance_cpu = surrogate.posterior(X_test)
+        surrogate.to("cuda")
+        assert surrogate.device.type == "cuda"
+        assert all(tensor.device.type == "cuda" for _, tensor in cached_tensors(surrogate))
+        on_gpu = X_test.cuda().requires_grad_(True)
+        mean, variance = surrogate.posterior(on_gpu)
+        assert mean.device.type == "cuda" and variance.device.type == "cuda"
+        torch.testing.assert_close(mean.cpu(), mean_cpu, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(variance.cpu(), variance_cpu, rtol=1e-3, atol=1e-5)
+        (mean + variance.sqrt()).sum().backward()
+        assert on_gpu.grad is not None and torch.isfinite(on_gpu.grad).all()
+        assert surrogate.sample_path(seeded(3))(on_gpu).device.type == "cuda"
+        conditioned = surrogate.condition_on_pending(X_test[:2].cuda())
+        assert conditioned.device.type == "cuda" and conditioned.posterior(on_gpu)[0].device.type == "cuda"
+        surrogate.fit(X, y, generator=seeded(0))
+        assert surrogate.device.type == "cuda" and surrogate.posterior(on_gpu)[0].device.type == "cuda"
 
 
 class FeatureMapConformance:

@@ -98,10 +98,11 @@ def test_restarts_draw_from_the_generator_only(monkeypatch):
     assert fitted_gp(seed=4)[0].hyperparameters == first
 
 
-def test_large_data_are_subsampled_keeping_the_best():
+@pytest.mark.parametrize("options", [{"max_exact": 50, "num_inducing": None}, {"max_exact": 5, "max_sparse": 50}])
+def test_large_data_are_subsampled_keeping_the_best(options):
     X = torch.rand(80, 2, generator=seeded(2), dtype=torch.float64)
     y = X.sum(-1)
-    gp = GPSurrogate(max_exact=50, max_fit_points=20)
+    gp = GPSurrogate(max_fit_points=20, **options)
     report = gp.fit(X, y, generator=seeded(0))
     assert gp.num_train == 50 and report.diagnostics["fit_points"] == 20
     assert report.diagnostics["num_observations"] == 80
