@@ -6,6 +6,7 @@ Static checks on the source (ast), so they cover every module whether or not a t
 
 import ast
 import importlib
+import re
 from collections import defaultdict
 from pathlib import Path
 
@@ -160,3 +161,17 @@ def test_the_package_is_typed():
     assert (PACKAGE / "py.typed").is_file()
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"py.typed"' in pyproject
+
+
+def test_the_repository_docs_stand_alone():
+    """Code, docs and scripts never send a reader to design notes kept outside the repository."""
+    outside = re.compile(r"\b(?:DESIGN|REFERENCE|STYLE)\.md\b|\.\./shared/")
+    offenders = []
+    for folder in ("oboptim", "tasks", "scripts", "tests", "docs"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".py", ".md"} and path.name != "test_public_surface.py":
+                offenders += [f"{path.relative_to(ROOT)}:{n}" for n, line in enumerate(path.read_text().splitlines(), 1)
+                              if outside.search(line)]
+    offenders += [f"README.md:{n}" for n, line in enumerate((ROOT / "README.md").read_text().splitlines(), 1)
+                  if outside.search(line)]
+    assert offenders == []
