@@ -208,7 +208,8 @@ SELECTIONS: Registry[Callable[..., Any]] = Registry("selection", "batch selectio
 ])
 
 SURROGATES: Registry[Any] = Registry("surrogate", "surrogate model", [
-    Kind("gp", "exact Gaussian process (BoTorch SingleTaskGP, RBF kernel with ARD)", "oboptim.surrogates._gp"),
+    Kind("gp", "Gaussian process (BoTorch SingleTaskGP, RBF kernel with ARD); exact up to 512 observations, sparse "
+         "(SGPR, up to 256 greedy inducing inputs) beyond", "oboptim.surrogates._gp"),
     Kind("ensemble", "bootstrap ensemble of small MLPs, for many observations or features",
          "oboptim.surrogates._ensemble"),
 ])
