@@ -112,3 +112,22 @@ def test_ray_runs_a_campaign_on_a_local_cluster(tmp_path, sleepy_log, reliabilit
     counts = queried(sleepy_log)
     assert c.finished_count() == 8 and len(counts) == 8 and set(counts.values()) == {1}
     reliability_report(f"ray (local, 2 CPUs): {len(counts)} trials, each queried once")
+
+
+def test_a_ray_worker_that_dies_loses_nothing_and_its_trial_is_queried_once(tmp_path, sleepy_log, monkeypatch,
+                                                                             reliability_report):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'oboptim[ray]'")
+    marker = tmp_path / "died"
+    monkeypatch.setenv("DIE_MARKER", str(marker))
+    c = Campaign.open("ray-dies", storage=f"sqlite:///{tmp_path / 'd.db'}", task=TASK, seed=0, batch_size=4,
+                      budget=8)
+    try:
+        c.run(oracle=f"{HERE / 'sleepy_oracle.py'}:dying_oracle", executor="ray:2", max_pending=2)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    counts = queried(sleepy_log)
+    assert marker.exists(), "no worker died: the test did not test anything"
+    assert c.finished_count() == 8 and len(counts) == 8 and set(counts.values()) == {1}
+    assert all(t.state == TrialState.COMPLETED for t in c.trials())  # the dead worker's trial was retried, not failed
+    reliability_report(f"ray (local, 2 CPUs): a worker killed mid-trial, {len(counts)} trials, each queried once")
