@@ -305,7 +305,7 @@ def export(name, storage, fmt, out) -> None:
 @storage_option
 @user_errors
 def report(name, out, storage) -> None:
-    """Write PNG plots of a campaign to OUT."""
+    """Write PNG plots of a campaign, and rounds.txt (how each round was proposed), to OUT."""
     from oboptim._report import write_report
     from oboptim._view import CampaignView
 
