@@ -10,8 +10,10 @@ that can be called and tested alone:
 4. :func:`tilt`: what the sampler sees, ``p(x) exp(a(x) / (scale * alpha))``, with ``scale`` 1 or the observed values'
    spread (``alpha_units=std``);
 5. :func:`sample`: the DAS sampler, one group per requested candidate;
-6. :func:`select`: the batch from the final particles (the selection kind of the settings);
-7. :func:`describe`: decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot.
+6. :func:`check_manifold`: the final particles off the prior's manifold excluded (``manifold_check > 0``);
+7. :func:`select`: the batch from the final particles (the selection kind of the settings; ``sequential`` re-scores
+   them with ``select_acquisition`` on the surrogate told of its earlier picks, :func:`selection_context`);
+8. :func:`describe`: decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot.
 
 All randomness comes from one generator, so a round is a pure function of the history, the settings and the seed.
 """
@@ -34,8 +36,9 @@ from oboptim._task import Task
 from oboptim.acquisition._base import Acquisition, make_acquisition
 from oboptim.priors._diffusion_prior import DiffusionPrior
 from oboptim.sampling._baselines import ddim_sample
+from oboptim.sampling._manifold import ManifoldCheck, restrict_to_manifold
 from oboptim.sampling._result import SMCResult
-from oboptim.sampling._selection import select_particles
+from oboptim.sampling._selection import SelectionContext, select_particles
 from oboptim.sampling._smc import SMCSampler
 from oboptim.surrogates._base import FitReport, Surrogate
 
@@ -90,6 +93,23 @@ class Tilt:
     alpha: float
 
 
+@dataclass(frozen=True)
+class ManifoldFilter:
+    """Step 6's result: the sampler's result with off-manifold particles excluded, and how many were.
+
+    Attributes:
+        result: the result, off-manifold final particles at weight 0 and reward ``-inf``.
+        dropped: final particles excluded (0 when the check is off).
+    """
+
+    result: SMCResult
+    dropped: int
+
+
+# Acquisitions that pending points do not change: re-scoring with them after each pick would repeat ``top``.
+PENDING_BLIND_ACQUISITIONS = frozenset({"mean", "thompson", "maxhead"})
+
+
 # -- the pipeline ----------------------------------------------------------------------------------------------------
 
 
@@ -113,9 +133,12 @@ def propose(
     acquisition = build_acquisition(settings, model, task, history, generator)
     tilted = tilt(acquisition, settings, history)
     result = sample(prior, tilted, settings, num_candidates, generator, particle_batch_size)
-    groups, picks = select(result, settings, generator)
-    return describe(task, prior, settings, history, fitted, model, tilted, result, groups, picks,
-                    round_index=round_index, seconds=time.perf_counter() - started)
+    checked = check_manifold(prior, result, settings, generator, particle_batch_size)
+    context = selection_context(task, prior, settings, model, history, checked.result)
+    groups, picks = select(checked.result, settings, generator, context)
+    return describe(task, prior, settings, history, fitted, model, tilted, checked.result, groups, picks,
+                    round_index=round_index, seconds=time.perf_counter() - started,
+                    manifold_dropped=checked.dropped)
 
 
 def propose_from_prior(prior: DiffusionPrior, settings: CampaignSettings, num_candidates: int,
@@ -175,15 +198,56 @@ def sample(prior: DiffusionPrior, tilted: Tilt, settings: CampaignSettings, num_
     return SMCSampler.from_config(prior, tilted.reward, config).sample(num_candidates, generator)
 
 
-def select(result: SMCResult, settings: CampaignSettings, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-    """Step 6: the batch's ``(group, particle)`` indices ``[B]`` each, by the settings' selection kind."""
-    return select_particles(result, settings.selection, generator)
+def check_manifold(prior: DiffusionPrior, result: SMCResult, settings: CampaignSettings, generator: torch.Generator,
+                   particle_batch_size: int | None = None) -> ManifoldFilter:
+    """Step 6: with ``manifold_check > 0``, the final particles whose denoising error exceeds that of the worst
+    ``manifold_check`` % of prior samples get weight 0 and reward ``-inf`` (a group where none passes keeps all)."""
+    if settings.manifold_check <= 0:
+        return ManifoldFilter(result, 0)
+    check = ManifoldCheck(prior, steps=settings.steps, percentile=settings.manifold_check, device=generator.device,
+                          batch_size=particle_batch_size)
+    restricted, passing = restrict_to_manifold(result, check)
+    dropped = int((~passing & passing.any(-1, keepdim=True)).sum())
+    return ManifoldFilter(restricted, dropped)
+
+
+def selection_context(task: Task, prior: DiffusionPrior, settings: CampaignSettings, model: Surrogate,
+                      history: History, result: SMCResult) -> SelectionContext:
+    """What the selection may know: for ``sequential``, ``select_acquisition`` (or the sampler's acquisition) on the
+    surrogate conditioned on the picks so far, and the share taken best-first by the sampler's reward."""
+    name = settings.select_acquisition or settings.acquisition
+    top_fraction = settings.top_fraction if settings.select_acquisition else 0.0
+    if settings.selection != "sequential" or name in PENDING_BLIND_ACQUISITIONS:
+        return SelectionContext(top_fraction=top_fraction)
+    flat = result.particles.reshape(-1, *result.particles.shape[2:])
+    cache: dict[str, Tensor] = {}
+
+    def rescore(candidates: Tensor, chosen: Tensor) -> Tensor:
+        if "features" not in cache or not torch.equal(cache["candidates"], candidates):
+            with torch.no_grad():
+                decoded = prior.decode(flat[candidates]).float().cpu()
+            cache.update(candidates=candidates, features=task.features(decoded).double())
+        features = cache["features"]
+        positions = (candidates[None, :] == chosen[:, None]).int().argmax(1)  # chosen are among the candidates
+        current = model if chosen.numel() == 0 else model.condition_on_pending(features[positions.cpu()])
+        acquisition = make_acquisition(name, current, features=task.features, beta=settings.beta,
+                                       best_f=float(history.y.max()))
+        with torch.no_grad():
+            return acquisition.on_features(features)
+
+    return SelectionContext(rescore=rescore, top_fraction=top_fraction)
+
+
+def select(result: SMCResult, settings: CampaignSettings, generator: torch.Generator,
+           context: SelectionContext | None = None) -> tuple[Tensor, Tensor]:
+    """Step 7: the batch's ``(group, particle)`` indices ``[B]`` each, by the settings' selection kind."""
+    return select_particles(result, settings.selection, generator, context)
 
 
 def describe(task: Task, prior: DiffusionPrior, settings: CampaignSettings, history: History,
              fitted: FittedSurrogate, model: Surrogate, tilted: Tilt, result: SMCResult, groups: Tensor,
-             picks: Tensor, *, round_index: int, seconds: float) -> Proposal:
-    """Step 7: the decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot."""
+             picks: Tensor, *, round_index: int, seconds: float, manifold_dropped: int = 0) -> Proposal:
+    """Step 8: the decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot."""
     with torch.no_grad():
         xs = prior.decode(result.particles[groups, picks]).float()
         mean, variance = model.posterior(task.features(xs.cpu()).double())
@@ -209,6 +273,8 @@ def describe(task: Task, prior: DiffusionPrior, settings: CampaignSettings, hist
         lambdas=result.lambdas.mean(-1).tolist(), log_z=result.log_z.tolist(),
         reward_trace=result.reward_trace.mean(-1).tolist(), resample_count=int(result.resampled.sum()),
         alpha=tilted.alpha, alpha_scale=tilted.scale, acquisition=settings.acquisition,
+        selection=settings.selection, batch_spread=batch_spread(result.particles[groups, picks]),
+        manifold_dropped=manifold_dropped,
     )
     snapshot = {"train_size": int(history.y.shape[0]), "hyperparameters": fitted.report.hyperparameters,
                 "diagnostics": fitted.report.diagnostics}
@@ -232,6 +298,13 @@ def reward_scale(settings: CampaignSettings, y: np.ndarray) -> float:
     return spread if np.isfinite(spread) and spread > 0 else 1.0
 
 
+def batch_spread(particles: Tensor) -> float:
+    """Mean pairwise Euclidean distance of a batch ``[B, *sample_shape]`` (0 for fewer than two)."""
+    if particles.shape[0] < 2:
+        return 0.0
+    return float(torch.pdist(particles.reshape(particles.shape[0], -1).double().cpu()).mean())
+
+
 def cpu_generator(generator: torch.Generator) -> torch.Generator:
     """A CPU generator seeded from ``generator``, for the CPU-side surrogate."""
     if generator.device.type == "cpu":
@@ -251,6 +324,7 @@ def _on_device_of_input(acquisition: Acquisition, scale: float = 1.0) -> Callabl
     return reward
 
 
-__all__ = ["FittedSurrogate", "History", "Proposal", "Tilt", "build_acquisition", "condition_on_pending",
-           "describe", "features_of", "fit_surrogate", "propose", "propose_from_prior", "reward_scale", "sample",
-           "sample_from_prior", "select", "tilt"]
+__all__ = ["PENDING_BLIND_ACQUISITIONS", "FittedSurrogate", "History", "ManifoldFilter", "Proposal", "Tilt",
+           "batch_spread", "build_acquisition", "check_manifold", "condition_on_pending", "describe", "features_of",
+           "fit_surrogate", "propose", "propose_from_prior", "reward_scale", "sample", "sample_from_prior", "select",
+           "selection_context", "tilt"]

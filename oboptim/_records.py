@@ -119,6 +119,10 @@ class RoundDiagnostics:
         alpha_scale: what the acquisition was divided by before the sampler saw it (1, or the observed values'
             standard deviation with ``alpha_units=std``).
         acquisition: the acquisition kind that drove the sampler.
+        selection: the selection kind that took the batch (None: a round stored before it was recorded).
+        batch_spread: mean pairwise Euclidean distance between the batch's candidates in the prior's particle space.
+        manifold_dropped: final particles the manifold check excluded from the selection (0: the check was off or
+            passed them all; None: a round stored before it was recorded).
         gap: predicted against observed values, filled in as the round's outcomes arrive.
     """
 
@@ -135,7 +139,17 @@ class RoundDiagnostics:
     alpha: float | None = None
     alpha_scale: float | None = None
     acquisition: str | None = None
+    selection: str | None = None
+    batch_spread: float | None = None
+    manifold_dropped: int | None = None
     gap: GapSummary | None = None
+
+    @property
+    def oracle_alpha(self) -> float | None:
+        """The KL coefficient in the oracle's units (``alpha * alpha_scale``), the tilt the round really had."""
+        if self.alpha is None:
+            return None
+        return self.alpha * (1.0 if self.alpha_scale is None else self.alpha_scale)
 
     def to_json(self) -> dict[str, Any]:
         data = _to_json(dataclasses.replace(self, gap=None))

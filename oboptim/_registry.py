@@ -205,6 +205,8 @@ SELECTIONS: Registry[Callable[..., Any]] = Registry("selection", "batch selectio
     Kind("resample", "one particle per sampler group, drawn by weight (a draw from the tilted target)", _SELECTION),
     Kind("argmax", "each group's heaviest particle", _SELECTION),
     Kind("top", "the best distinct particles of all groups by acquisition value (most greedy)", _SELECTION),
+    Kind("sequential", "the best top_fraction by acquisition, then one at a time by select_acquisition on the "
+                       "surrogate told of earlier picks as pending (a spread batch)", _SELECTION),
 ])
 
 SURROGATES: Registry[Any] = Registry("surrogate", "surrogate model", [
@@ -235,8 +237,14 @@ TASKS: Registry[Any] = Registry("task", "task", [
          "oboptim.tasks.swissroll3d"),
     Kind("mixture8d", "exact 8-D mixture of 8 Gaussians (closed-form eps); shifted Ackley oracle, optimum 0 on mode 5",
          "oboptim.tasks.mixture8d"),
+    Kind("hartmann6d", "BoTorch Hartmann-6 on an exact 8-mode 6-D Gaussian mixture; optimum 3.32237 on mode 0; "
+                       "noise 0.02", "oboptim.tasks.hartmann6d"),
+    Kind("levy12d", "BoTorch Levy-12 on an exact 12-mode 12-D Gaussian mixture; optimum 0 on mode 0; noise free",
+         "oboptim.tasks.levy12d"),
+    Kind("necklace10d", "held-out: 10-D necklace of 64 Gaussians along a closed curve; Styblinski-Tang in user "
+                        "units", "oboptim.tasks.necklace10d"),
     Kind("digits", "16x16 digits from a diffusers UNet; oracle log p(3|x) of a frozen classifier "
-                   "(or classifier:D, jpeg)", "oboptim.tasks.digits"),
+                   "(or classifier:D, margin:D, jpeg)", "oboptim.tasks.digits"),
     Kind("sd", "Stable Diffusion 1.x from a local diffusers folder; oracle JPEG compressibility (or colorfulness)",
          "oboptim.tasks.sd"),
 ], binds_modules=True)
@@ -261,7 +269,7 @@ REGISTRIES: dict[str, Registry[Any]] = {
 _HOW_TO_ADD = {
     "RESAMPLERS": "a function `(log_weights [G, N], M, generator) -> indices [G, M]`",
     "TEMPERING_SCHEDULES": "a `TemperingSchedule(levels, adaptive)`",
-    "SELECTIONS": "a function `(result, generator) -> (groups [B], picks [B])`",
+    "SELECTIONS": "a function `(result, generator, context: SelectionContext) -> (groups [B], picks [B])`",
     "SURROGATES": "a subclass of `oboptim.surrogates.Surrogate`, built with no arguments",
     "ACQUISITIONS": "a builder `(surrogate, options) -> score`, `score(features [B, F]) -> [B]`",
     "ORACLE_KINDS": "a factory `(context: OracleContext) -> Oracle`",

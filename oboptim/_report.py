@@ -1,4 +1,6 @@
-"""PNG plots of a campaign: progress, per-round rewards, where it queried, surrogate calibration, image grids.
+"""PNG plots of a campaign: progress, per-round rewards, where it queried, surrogate calibration, image grids; and
+``rounds.txt``, one line per round saying how its batch was proposed (acquisition, selection, the alpha the sampler
+really had in the oracle's units, how spread the batch is, and how many particles the manifold check dropped).
 
 Each plot is a matplotlib ``Figure`` built with the object API (no pyplot, so no global state), which lets a test look
 at what a plot shows; :func:`write_report` saves them. A plot with nothing to show says so on its axes, and rounds
@@ -16,7 +18,7 @@ from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from oboptim._records import Provenance
+from oboptim._records import SMC, Provenance, RoundDiagnostics
 from oboptim.images._pictures import IMAGE, POINT_2D, candidate_kind, to_unit_range
 from oboptim.storage._records import TrialState
 
@@ -25,18 +27,42 @@ FAR_OUT_IQRS = 3.0  # Tukey's "far out": beyond 3 interquartile ranges from the 
 PENDING_STATES = (TrialState.WAITING, TrialState.RUNNING)
 FAILED_STATES = (TrialState.FAILED, TrialState.ABANDONED)
 DPI = 110
+ROUNDS_FILE = "rounds.txt"
 GRID_GAP = 0.3  # width of the gap between an image row's best and its others, in cells
 
 
 def write_report(campaign, out_dir: Path | str) -> list[Path]:
-    """Write the campaign's plots into ``out_dir`` and return their paths."""
+    """Write the campaign's plots and ``rounds.txt`` into ``out_dir`` and return their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, figure in report_figures(campaign):
         figure.savefig(out / name, dpi=DPI)
         paths.append(out / name)
-    return paths
+    (out / ROUNDS_FILE).write_text(rounds_table(campaign))
+    return [*paths, out / ROUNDS_FILE]
+
+
+def rounds_table(campaign) -> str:
+    """One line per round: how its batch was proposed. ``alpha`` is in the oracle's units (``alpha * alpha_scale``:
+    with ``alpha_units=std`` the observed values' spread times the setting), ``spread`` the mean pairwise distance of
+    the batch in the prior's particle space, ``dropped`` the final particles the manifold check excluded. A round
+    stored before a column was recorded shows ``-`` there."""
+    lines = [f"{'round':>5}  {'source':6}  {'acquisition':11}  {'selection':10}  {'alpha':>10}  {'spread':>9}  "
+             f"{'dropped':>7}"]
+    for record in campaign.storage.rounds(campaign.id):
+        d = RoundDiagnostics.from_json(record.diagnostics)
+        if d.source != SMC:
+            lines.append(f"{record.round:5d}  {d.source:6}  prior samples")
+            continue
+        lines.append(f"{record.round:5d}  {d.source:6}  {_shown(d.acquisition):11}  {_shown(d.selection):10}  "
+                     f"{_shown(d.oracle_alpha, '.4g'):>10}  {_shown(d.batch_spread, '.4g'):>9}  "
+                     f"{_shown(d.manifold_dropped):>7}")
+    return "\n".join(lines) + "\n"
+
+
+def _shown(value, spec: str = "") -> str:
+    return "-" if value is None else format(value, spec)
 
 
 def report_figures(campaign) -> list[tuple[str, Figure]]:

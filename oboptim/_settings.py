@@ -13,9 +13,9 @@ The sampler's :class:`~oboptim.sampling.SMCConfig` is derived from the settings 
 so a sampler setting is named once.
 
 Example:
-    >>> settings = CampaignSettings.resolve({"alpha": 0.05}, {"particles": 32})
-    >>> settings.particles, settings.alpha, settings.acquisition
-    (32, 0.05, 'ucb')
+    >>> settings = CampaignSettings.resolve({"alpha": 0.05}, {"particles": 16})
+    >>> settings.particles, settings.alpha, settings.acquisition, settings.selection
+    (16, 0.05, 'mean', 'sequential')
     >>> CampaignSettings.from_stored(settings.to_stored()) == settings
     True
 
@@ -34,17 +34,23 @@ from oboptim._registry import ACQUISITIONS, RESAMPLERS, SELECTIONS, SURROGATES, 
 from oboptim.errors import ConfigError
 from oboptim.sampling._config import SMCConfig
 
-SETTINGS_SCHEMA = 2
-"""Version of the stored form: 1 was a flat dict of settings with the budget mixed in (before typed settings)."""
+SETTINGS_SCHEMA = 3
+"""Version of the stored form: 1 was a flat dict of settings with the budget mixed in (before typed settings); 2 had
+no ``select_acquisition``, ``top_fraction`` or ``manifold_check``, and other library defaults
+(:data:`LEGACY_DEFAULTS`)."""
 
 ALPHA_UNITS = ("oracle", "std")
 
 # Keys a task's ``defaults`` may hold besides settings: how long and in what chunks a campaign runs by default.
 TASK_RUN_DEFAULTS = frozenset({"budget", "particle_batch_size"})
 
-# Legacy values of settings that a schema-1 campaign may lack because it was created before they existed: missing
-# keys keep the behaviour the campaign had when it was created, whatever today's defaults are.
-_SCHEMA_1_MISSING = {"alpha_units": "oracle", "selection": "resample"}
+LEGACY_DEFAULTS: dict[str, Any] = {
+    "acquisition": "ucb", "alpha": 1.0, "alpha_units": "oracle", "particles": 64, "steps": 100,
+    "selection": "resample", "select_acquisition": "", "top_fraction": 0.5, "manifold_check": 0.0,
+}
+"""The library defaults before settings schema 3 wherever they differ from today's (and the settings schema 3 added,
+switched off). A stored campaign of schema 1 or 2 fills a key it lacks from here, so it resumes as it was created;
+the benchmark pins its baseline rows to them."""
 
 TaskOptionValue = str | int | float | bool | None
 
@@ -69,24 +75,38 @@ class CampaignSettings:
         gamma: tempering rate (> 0).
         guidance: shift proposals along the acquisition's gradient; False is the derivative-free mode.
         selection: a kind of :data:`oboptim.sampling.SELECTIONS`: how the batch is taken from the particles.
+        select_acquisition: with ``selection=sequential``, the acquisition kind that ranks the later picks, each
+            with the surrogate conditioned on the earlier ones as pending points; the first
+            ``round(batch_size * top_fraction)`` are the best by the sampler's own acquisition. ``""``: the sampler's
+            acquisition ranks every pick.
+        top_fraction: the share of a ``sequential`` batch taken best-first by the sampler's acquisition, in [0, 1].
+        manifold_check: a percentile in [0, 100): drop the final particles whose denoising error exceeds that of the
+            worst ``manifold_check`` % of prior samples before selecting (:class:`oboptim.sampling.ManifoldCheck`);
+            0 turns the check off.
         task_options: keyword options of a task that takes them (``sd``: ``prior_path``, ``prompt``, ...); they
             shape the prior, so they are settings too.
     """
 
+    # The default (bench/defaults_research.md): tilt the prior by the posterior mean with alpha 0.02 standard
+    # deviations of the values observed so far, drop the particles off the prior's manifold, then take the best half
+    # of the batch by posterior mean and the other half one at a time by UCB on the surrogate told of earlier picks.
     batch_size: int = 16
     surrogate: str = "gp"
-    acquisition: str = "ucb"
+    acquisition: str = "mean"
     beta: float = 2.0
-    alpha: float = 1.0
-    alpha_units: str = "oracle"
-    particles: int = 64
-    steps: int = 100
+    alpha: float = 0.02
+    alpha_units: str = "std"
+    particles: int = 32
+    steps: int = 50
     resampling: str = "ssp"
     ess_threshold: float = 0.5
     tempering: str = "exp"
     gamma: float = 0.008
     guidance: bool = True
-    selection: str = "resample"
+    selection: str = "sequential"
+    select_acquisition: str = "ucb"
+    top_fraction: float = 0.5
+    manifold_check: float = 2.0
     task_options: Mapping[str, TaskOptionValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +121,12 @@ class CampaignSettings:
         _check(_is_number(self.ess_threshold) and 0 <= self.ess_threshold <= 1, "ess_threshold",
                "a number in [0, 1]", self)
         _check(isinstance(self.guidance, bool), "guidance", "true or false", self)
+        _check(_is_number(self.top_fraction) and 0 <= self.top_fraction <= 1, "top_fraction", "a number in [0, 1]",
+               self)
+        _check(_is_number(self.manifold_check) and 0 <= self.manifold_check < 100, "manifold_check",
+               "a percentile in [0, 100) (0: off)", self)
+        _check(self.select_acquisition == "" or self.select_acquisition in ACQUISITIONS, "select_acquisition",
+               f"one of {', '.join(ACQUISITIONS.names())} or \"\" (the sampler's)", self)
         if self.alpha_units not in ALPHA_UNITS:
             raise ConfigError(f"alpha_units must be one of {', '.join(ALPHA_UNITS)}; got {self.alpha_units!r}")
         for registry in (SURROGATES, ACQUISITIONS, RESAMPLERS, TEMPERING_SCHEDULES, SELECTIONS):
@@ -110,7 +136,8 @@ class CampaignSettings:
             isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in options.items()
         ):
             raise ConfigError(f"task_options must map names to numbers, strings or booleans; got {options!r}")
-        for name in ("beta", "alpha", "gamma", "ess_threshold"):  # 1 and 1.0 are the same setting
+        # 1 and 1.0 are the same setting
+        for name in ("beta", "alpha", "gamma", "ess_threshold", "top_fraction", "manifold_check"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
     # -- building ----------------------------------------------------------------------------------------------------
@@ -149,17 +176,21 @@ class CampaignSettings:
                 for f in fields(self)}
 
     def to_stored(self, **campaign_fields: Any) -> dict[str, Any]:
-        """The campaign's stored config: ``{"schema": 2, "settings": {...}, **campaign_fields}`` (e.g. budget)."""
+        """The campaign's stored config: ``{"schema": 3, "settings": {...}, **campaign_fields}`` (e.g. budget)."""
         return {"schema": SETTINGS_SCHEMA, "settings": self.to_json(), **campaign_fields}
 
     @classmethod
     def from_stored(cls, config: Mapping[str, Any]) -> CampaignSettings:
-        """The settings of a stored campaign config, of this schema or of schema 1 (a flat dict, budget included)."""
+        """The settings of a stored campaign config, of this schema or an older one: schema 2 (settings without the
+        keys schema 3 added) or 1 (a flat dict, budget included). An older campaign's missing keys take
+        :data:`LEGACY_DEFAULTS`, so that it resumes with the behaviour it was created with."""
         schema = config.get("schema", 1)
         if schema == SETTINGS_SCHEMA:
             values = dict(config.get("settings") or {})
+        elif schema == 2:
+            values = {**LEGACY_DEFAULTS, **(config.get("settings") or {})}
         elif schema == 1:
-            values = {**_SCHEMA_1_MISSING, **{k: v for k, v in config.items() if k not in TASK_RUN_DEFAULTS}}
+            values = {**LEGACY_DEFAULTS, **{k: v for k, v in config.items() if k not in TASK_RUN_DEFAULTS}}
         else:
             raise ConfigError(f"this campaign's settings have schema {schema!r}, newer than this oboptim reads "
                               f"({SETTINGS_SCHEMA}): upgrade oboptim")
@@ -218,4 +249,5 @@ def _refuse_unknown(keys: set[str], where: str) -> None:
                           f"{', '.join(CampaignSettings.names())}")
 
 
-__all__ = ["ALPHA_UNITS", "SETTINGS_SCHEMA", "TASK_RUN_DEFAULTS", "CampaignSettings", "stored_budget"]
+__all__ = ["ALPHA_UNITS", "LEGACY_DEFAULTS", "SETTINGS_SCHEMA", "TASK_RUN_DEFAULTS", "CampaignSettings",
+           "stored_budget"]

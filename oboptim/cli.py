@@ -26,8 +26,10 @@ from oboptim._registry import (
     TASKS,
     TEMPERING_SCHEDULES,
 )
-from oboptim._settings import ALPHA_UNITS
+from oboptim._settings import ALPHA_UNITS, CampaignSettings
 from oboptim.errors import OboptimError
+
+_LIBRARY = CampaignSettings()  # the library's defaults, named in the options' help
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,20 +74,32 @@ def tasks() -> None:
                    "and the batch is asked again after a pause, then fails. A task's own oracles and human raters "
                    "have no limit.")
 @kind_option("--surrogate", SURROGATES, "Surrogate model  [default: the task's, else gp]")
-@kind_option("--acquisition", ACQUISITIONS, "Acquisition the sampler is tilted by  [default: the task's, else ucb]")
+@kind_option("--acquisition", ACQUISITIONS, f"Acquisition the sampler is tilted by  [default: the task's, else "
+                                            f"{_LIBRARY.acquisition}]")
 @click.option("--beta", type=click.FloatRange(min=0), default=None,
-              help="UCB exploration weight.  [default: the task's, else 2]")
+              help=f"UCB exploration weight.  [default: the task's, else {_LIBRARY.beta:g}]")
 @click.option("--particles", type=click.IntRange(min=1), default=None,
-              help="SMC particles per candidate.  [default: the task's, else 64]")
+              help=f"SMC particles per candidate.  [default: the task's, else {_LIBRARY.particles}]")
 @click.option("--alpha", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="KL coefficient: smaller trusts the acquisition more.  [default: the task's, else 1]")
+              help="KL coefficient: smaller trusts the acquisition more.  "
+                   f"[default: the task's, else {_LIBRARY.alpha:g}]")
 @click.option("--steps", type=click.IntRange(min=1), default=None,
-              help="Reverse diffusion steps.  [default: the task's, else 100]")
+              help=f"Reverse diffusion steps.  [default: the task's, else {_LIBRARY.steps}]")
 @click.option("--alpha-units", type=click.Choice(ALPHA_UNITS), default=None,
               help="alpha in the oracle's units, or in standard deviations of the values observed so far.  "
-                   "[default: the task's, else oracle]")
+                   f"[default: the task's, else {_LIBRARY.alpha_units}]")
 @kind_option("--selection", SELECTIONS, "How the batch is taken from the final particles  [default: the task's, "
-                                        "else resample]")
+                                        f"else {_LIBRARY.selection}]")
+@kind_option("--select-acquisition", ACQUISITIONS, "With --selection sequential: the acquisition that ranks the "
+                                                   "picks after the best --top-fraction, each on the surrogate told "
+                                                   "of the earlier ones  [default: the task's, else "
+                                                   f"{_LIBRARY.select_acquisition}]")
+@click.option("--top-fraction", type=click.FloatRange(0, 1), default=None,
+              help="With --selection sequential: the share of the batch taken best-first by the sampler's "
+                   f"acquisition.  [default: the task's, else {_LIBRARY.top_fraction:g}]")
+@click.option("--manifold-check", type=click.FloatRange(0, 100, max_open=True), default=None,
+              help="Drop final particles whose denoising error exceeds that of the worst this percent of prior "
+                   f"samples; 0 turns it off.  [default: the task's, else {_LIBRARY.manifold_check:g}]")
 @kind_option("--resampling", RESAMPLERS, "SMC resampling scheme  [default: ssp]")
 @kind_option("--tempering", TEMPERING_SCHEDULES, "SMC tempering schedule  [default: exp]")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
@@ -121,7 +135,8 @@ def tasks() -> None:
 @click.option("--quiet", is_flag=True, help="No progress bar (round summaries still go to standard error).")
 @user_errors
 def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
-        acquisition, beta, particles, alpha, steps, alpha_units, selection, resampling, tempering, device, retries,
+        acquisition, beta, particles, alpha, steps, alpha_units, selection, select_acquisition, top_fraction,
+        manifold_check, resampling, tempering, device, retries,
         max_failure_rate, particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, worker_name,
         grace_seconds, heartbeat_seconds, executor, max_pending, quiet) -> None:
     """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
@@ -138,6 +153,7 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
         raise click.UsageError("give either --oracle or --oracle-cmd, not both")
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
                     particles=particles, alpha=alpha, steps=steps, alpha_units=alpha_units, selection=selection,
+                    select_acquisition=select_acquisition, top_fraction=top_fraction, manifold_check=manifold_check,
                     resampling=resampling, tempering=tempering)
     task_options = _task_options(prior_path, prompt, guidance_scale, task_option_pairs)
     store = Storage(storage, create=not worker)
@@ -289,7 +305,7 @@ def export(name, storage, fmt, out) -> None:
 @storage_option
 @user_errors
 def report(name, out, storage) -> None:
-    """Write PNG plots of a campaign to OUT."""
+    """Write PNG plots of a campaign, and rounds.txt (how each round was proposed), to OUT."""
     from oboptim._report import write_report
     from oboptim._view import CampaignView
 

@@ -21,20 +21,12 @@ from oboptim.priors import DiffusionPrior, MLPDenoiser
 
 DATA_DIR = Path(oboptim.data.__file__).parent
 
-# Campaign defaults shared by the toy tasks (gmm2d, swissroll3d, mixture8d).
+# Campaign defaults shared by the toy tasks (gmm2d, swissroll3d, mixture8d): only the batch and the budget. Every
+# sampler setting is the library's default (CampaignSettings), which needs no per-task alpha
+# (bench/defaults_research.md).
 TOY_CAMPAIGN_DEFAULTS = {
     "batch_size": 16,
     "budget": 96,
-    # alpha in standard deviations of the observed values: 0.05 cut the median regret 3-4x against alpha = 1 in
-    # oracle units on all three toy tasks, with no more failures off the manifold (bench/compare_tuning.md)
-    "alpha_units": "std",
-    "alpha": 0.05,
-    # 32 particles x 50 steps per candidate keeps a round under 5 s at 1,000 observations on 2 CPU cores
-    # (the GP-UCB gradient on every particle and step dominates); the toy table uses the paper's 100 x 100.
-    "particles": 32,
-    "steps": 50,
-    "surrogate": "gp",
-    "acquisition": "ucb",
 }
 
 RewardFn = Callable[[Tensor], Tensor]

@@ -9,6 +9,9 @@ Oracles (``x [B, 1, 16, 16]`` numpy in ``[-1, 1]``, deterministic in ``x``):
 
 - default: ``log p(3 | x)`` under a frozen CNN classifier trained on the same digits
   (:func:`oboptim.images._classifier.classifier_log_prob_oracle`); ``--oracle classifier:D`` picks digit ``D``;
+- ``--oracle margin:D``: the classifier's logit margin of digit ``D`` over the best other digit
+  (:func:`oboptim.images._classifier.classifier_margin_oracle`); unbounded, so it does not saturate as ``log p`` does
+  (the benchmark's digits oracle);
 - ``--oracle jpeg``: the negative JPEG size in kB at quality 95 (:func:`oboptim.images._jpeg.jpeg_compressibility`),
   the compressibility score of the published image experiments.
 
@@ -23,10 +26,9 @@ appended, while its ranking by ``log p(3 | x)`` stays at 0.95 (``scripts/bench_d
 Everything is differentiable, so the sampler's guidance flows through ``GP(features(x))`` back to the pixels; the GP
 scales each feature to the unit cube itself.
 
-Alpha: the acquisition the sampler sees is in oracle units. For ``log p(D | x)`` (0 down to about -20 on prior
-samples) ``alpha = 0.1`` moves the proposals onto the chosen digit while they stay about as digit-like as prior
-samples. JPEG sizes of these images spread by only ~0.008 kB (one standard deviation), so ``--oracle jpeg`` needs a
-much smaller alpha: :data:`ORACLE_DEFAULTS` holds 0.0003 (``bench/digits_cpu.md``, ``scripts/bench_digits.py``).
+Alpha: the library's default measures alpha in standard deviations of the values observed so far, so every oracle
+takes the same alpha. (In oracle units, ``log p(D | x)`` needed ``alpha = 0.1`` and ``--oracle jpeg``, whose sizes
+spread by only ~0.008 kB, 0.0003: ``bench/digits_cpu.md``.) A campaign stored with those settings keeps them.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from oboptim import TASKS, Task, oracle_without_argument
 from oboptim.images import (
     IMAGE_SIZE,
     classifier_log_prob_oracle,
+    classifier_margin_oracle,
     image_statistics,
     jpeg_compressibility,
     load_digit_images,
@@ -103,13 +106,9 @@ def sample_data(n: int, rng: np.random.Generator) -> np.ndarray:
     return images[rng.integers(0, len(images), size=n)].copy()
 
 
-# Settings that depend on the oracle, over the task's defaults (and under the user's choices). The acquisition is in
-# oracle units: classifier log-probabilities span ~20 nats over prior samples, JPEG sizes ~0.05 kB, so the JPEG
-# oracle needs an alpha ~300x smaller to tilt the prior as much (bench/digits_cpu.md). A campaign created with
-# ``--oracle jpeg`` takes them (Task.oracle_defaults).
-ORACLE_DEFAULTS: dict[str, dict[str, float]] = {
-    "jpeg": {"alpha": 0.0003},
-}
+# Settings that depend on the oracle, over the task's defaults: none since alpha is measured in standard deviations
+# of the observed values by default (bench/defaults_research.md).
+ORACLE_DEFAULTS: dict[str, dict[str, float]] = {}
 
 TASK = Task(
     name="digits",
@@ -118,19 +117,16 @@ TASK = Task(
     oracle=classifier_log_prob_oracle(DEFAULT_DIGIT),
     features=features,
     sample_data=sample_data,
-    defaults={  # a 64-trial campaign with these takes 1 to 3 min on one CPU thread
+    defaults={  # cost only (the UNet is the expensive part on a CPU); every other setting is the library's
         "batch_size": 8,
         "budget": 64,
-        "alpha_units": "oracle",  # tuned per oracle in its own units (ORACLE_DEFAULTS; bench/digits_cpu.md)
-        "alpha": 0.1,
         "particles": 8,
         "steps": 30,
-        "surrogate": "gp",
-        "acquisition": "ucb",
     },
     named_oracles={
         "jpeg": oracle_without_argument("jpeg", jpeg_compressibility),
         "classifier": classifier_log_prob_oracle,  # classifier:D, the log-probability of digit D
+        "margin": classifier_margin_oracle,  # margin:D, logit of D minus the best other logit (does not saturate)
     },
     oracle_defaults=ORACLE_DEFAULTS,
 )

@@ -91,7 +91,7 @@ def test_user_errors_are_one_line(runner, url, tmp_path):
                           "could not load oracle")
     assert Storage(url).get_campaign("fresh") is None  # nothing written
     assert_one_line_error(invoke(runner, "run", TASK, "--name", "demo", "--storage", url, "--alpha", 0.5),
-                          "alpha=1.0 (you passed 0.5)")
+                          "alpha=0.02 (you passed 0.5)")
     assert_one_line_error(invoke(runner, "status", "--storage", "nosuchdialect://x"), "dialect")
     foreign = tmp_path / "foreign.db"
     foreign.write_bytes(b"\x00garbage" * 200)
@@ -157,17 +157,26 @@ def test_resume_without_task_and_worker_join(runner, url):
     assert joined.exit_code == 0, joined.output
     assert "finished 8 trials" in joined.output
     assert_one_line_error(invoke(runner, "run", "--name", "shared", "--storage", url, "--worker", "--alpha", 3),
-                          "alpha=1.0 (you passed 3.0)")
+                          "alpha=0.02 (you passed 3.0)")
 
 
-def test_a_named_oracle_brings_its_defaults(runner, url):
-    result = invoke(runner, "run", "digits", "--name", "small", "--storage", url, "--oracle", "jpeg", "--budget", 2,
-                    "--batch-size", 2, "--steps", 2, "--quiet")
-    assert result.exit_code == 0, result.output
-    assert stored_settings(url, "small").alpha == 0.0003
+def test_a_named_oracle_needs_no_alpha_of_its_own(runner, url):
+    """alpha in standard deviations (the default) suits JPEG kB and log-probabilities alike; the user's choice wins."""
+    for name, oracle in (("small", "jpeg"), ("clf", "classifier:3")):
+        result = invoke(runner, "run", "digits", "--name", name, "--storage", url, "--oracle", oracle, "--budget", 2,
+                        "--batch-size", 2, "--steps", 2, "--quiet")
+        assert result.exit_code == 0, result.output
+        assert (stored_settings(url, name).alpha, stored_settings(url, name).alpha_units) == (0.02, "std")
     result = invoke(runner, "run", "digits", "--name", "mine", "--storage", url, "--oracle", "jpeg", "--alpha", 0.5,
                     "--budget", 2, "--batch-size", 2, "--steps", 2, "--quiet")
-    assert stored_settings(url, "mine").alpha == 0.5  # the user's choice wins
-    result = invoke(runner, "run", "digits", "--name", "clf", "--storage", url, "--oracle", "classifier:3",
-                    "--budget", 2, "--batch-size", 2, "--steps", 2, "--quiet")
-    assert stored_settings(url, "clf").alpha == 0.1
+    assert stored_settings(url, "mine").alpha == 0.5
+
+
+def test_a_named_oracles_defaults_override_the_tasks():
+    from oboptim import CampaignSettings, Task
+
+    task = Task(name="t", description="", load_prior=lambda device: None, oracle=lambda x: [0.0] * len(x),
+                defaults={"alpha": 0.1, "particles": 8}, oracle_defaults={"jpeg": {"alpha": 0.0003}})
+    assert CampaignSettings.resolve(task.defaults_for("jpeg")).alpha == 0.0003
+    assert CampaignSettings.resolve(task.defaults_for("classifier:3")).alpha == 0.1
+    assert CampaignSettings.resolve(task.defaults_for("jpeg"), {"alpha": 0.5}).alpha == 0.5

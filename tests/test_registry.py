@@ -70,7 +70,8 @@ def test_a_resampler_registered_at_run_time_is_accepted_by_settings_and_sampler(
 
     RESAMPLERS.register("first", first_particle, help="always the first particle (a test)")
     try:
-        assert CampaignSettings(resampling="first").smc_config() == SMCConfig(num_particles=64, resampling="first")
+        settings = CampaignSettings(resampling="first", particles=64, steps=100, alpha=1.0)
+        assert settings.smc_config() == SMCConfig(num_particles=64, resampling="first")
         sampler = SMCSampler(lambda_prior(), lambda x: -(x**2).sum(-1), num_particles=4, num_steps=3,
                              resampling="first", ess_threshold=1.0)
         assert sampler.resampler is first_particle

@@ -101,7 +101,8 @@ def test_an_empty_campaign_says_so_on_every_plot(tmp_path, pending):
     for name, figure in figures.items():
         assert EMPTY_NOTE in texts_of(figure), name
     paths = write_report(campaign, tmp_path / "report")
-    assert sorted(p.name for p in paths) == sorted(figures) and all(p.stat().st_size > 5000 for p in paths)
+    assert sorted(p.name for p in paths) == sorted([*figures, "rounds.txt"])
+    assert all(p.stat().st_size > 5000 for p in paths if p.suffix == ".png")
     campaign.storage.close()
 
 
@@ -133,3 +134,24 @@ def test_image_campaign_grid_draws_its_random_sample_from_outside_the_best(tmp_p
     paths = {p.name: p for p in write_report(c, tmp_path / "report")}
     assert paths["images_per_round.png"].stat().st_size > 5000
     c.storage.close()
+
+
+def test_rounds_txt_says_how_each_round_was_proposed(tmp_path):
+    """The alpha shown is in the oracle's units (alpha * alpha_scale); rounds stored before a field existed show -."""
+    from oboptim._records import RoundDiagnostics
+
+    campaign = Campaign.open("rounds", storage=f"sqlite:///{tmp_path / 'rounds.db'}", task="gmm2d", seed=0)
+    storage = campaign.storage
+    storage.add_round(campaign.id, 0, [np.zeros(2)], [{}], b"", RoundDiagnostics(source="prior").to_json())
+    storage.add_round(campaign.id, 1, [np.ones(2)], [{}], b"", {"source": "smc", "alpha": 1.0, "alpha_scale": 1.0,
+                                                                 "acquisition": "ucb"})  # an old round
+    new = RoundDiagnostics(source="smc", alpha=0.02, alpha_scale=50.0, acquisition="mean", selection="sequential",
+                           batch_spread=1.25, manifold_dropped=7)
+    storage.add_round(campaign.id, 2, [np.full(2, 2.0)], [{}], b"", new.to_json())
+    paths = {p.name: p for p in write_report(campaign, tmp_path / "report")}
+    lines = paths["rounds.txt"].read_text().splitlines()
+    assert lines[0].split() == ["round", "source", "acquisition", "selection", "alpha", "spread", "dropped"]
+    assert lines[1].split() == ["0", "prior", "prior", "samples"]
+    assert lines[2].split() == ["1", "smc", "ucb", "-", "1", "-", "-"]
+    assert lines[3].split() == ["2", "smc", "mean", "sequential", "1", "1.25", "7"]  # 0.02 std x 50 = 1 oracle unit
+    storage.close()

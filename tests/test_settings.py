@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from oboptim import Campaign, CampaignSettings, ConfigError, TrialState
+from oboptim import Campaign, CampaignSettings, ConfigError, RoundDiagnostics, TrialState
 from oboptim._settings import SETTINGS_SCHEMA
 from oboptim.sampling import SMCConfig
 from oboptim.storage import Storage, upgrade
@@ -88,3 +88,60 @@ def test_a_campaign_written_by_the_previous_version_opens_and_resumes(tmp_path):
     campaign.run(budget=done + 4, oracle=lambda x: list(-np.sum(np.asarray(x) ** 2, axis=-1)))
     assert campaign.finished_count() >= done + 4
     assert Campaign.open("asset-v1", storage=url).settings.steps == 100
+
+
+def test_a_new_campaign_without_flags_gets_the_library_defaults(tmp_path):
+    """The default chosen by bench/defaults_research.md: greedy mean tilt, alpha 0.02 std, 32 x 50, sequential UCB
+    on the best half, manifold check at 2%. A toy task pins none of them."""
+    campaign = Campaign.open("fresh", storage=f"sqlite:///{tmp_path / 'new.db'}", task="gmm2d")
+    settings = campaign.settings
+    assert (settings.acquisition, settings.alpha, settings.alpha_units) == ("mean", 0.02, "std")
+    assert (settings.particles, settings.steps) == (32, 50)
+    assert (settings.selection, settings.select_acquisition, settings.top_fraction) == ("sequential", "ucb", 0.5)
+    assert settings.manifold_check == 2.0
+    stored = campaign.storage.get_campaign("fresh").config
+    assert stored["schema"] == SETTINGS_SCHEMA == 3 and stored["settings"]["manifold_check"] == 2.0
+
+
+def test_a_schema_2_config_fills_the_new_keys_with_their_legacy_values():
+    stored = {"schema": 2, "settings": {"acquisition": "ucb", "alpha": 0.05, "alpha_units": "std", "particles": 8,
+                                        "steps": 10, "selection": "top"}, "budget": 16}
+    settings = CampaignSettings.from_stored(stored)
+    assert (settings.acquisition, settings.alpha, settings.selection) == ("ucb", 0.05, "top")  # as stored
+    assert (settings.manifold_check, settings.select_acquisition, settings.top_fraction) == (0.0, "", 0.5)
+    assert CampaignSettings.from_stored(settings.to_stored()) == settings  # written back as schema 3, unchanged
+
+
+def test_a_schema_2_campaign_resumes_with_its_old_behaviour(tmp_path):
+    """tests/storage/assets/campaign_schema_v1.db: "asset-0001" (gmm2d) stored schema-2 settings (ucb, alpha 0.05
+    std, 8 x 10, selection resample) before manifold_check and sequential selection existed."""
+    path = tmp_path / "old.db"
+    shutil.copy(ASSETS / "campaign_schema_v1.db", path)
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    campaign = Campaign.open("asset-0001", storage=url)
+    settings = campaign.settings
+    assert (settings.acquisition, settings.alpha, settings.alpha_units) == ("ucb", 0.05, "std")
+    assert (settings.particles, settings.steps, settings.selection) == (8, 10, "resample")
+    assert (settings.manifold_check, settings.select_acquisition) == (0.0, "")
+    with pytest.raises(ConfigError, match="manifold_check"):  # a new default is not a change of the campaign...
+        Campaign.open("asset-0001", storage=url, manifold_check=2.0)  # ...but asking for one is
+    rounds_before = campaign.storage.count_rounds(campaign.id)
+    campaign.run(oracle=lambda x: list(-np.sum((np.asarray(x) - 4.0) ** 2, axis=-1) / 2))
+    new_rounds = [r for r in campaign.storage.rounds(campaign.id) if r.round >= rounds_before]
+    assert new_rounds
+    for record in new_rounds:
+        diagnostics = RoundDiagnostics.from_json(record.diagnostics)
+        assert (diagnostics.acquisition, diagnostics.selection, diagnostics.manifold_dropped) == ("ucb", "resample", 0)
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"top_fraction": 1.5}, "top_fraction must be a number in"),
+    ({"manifold_check": 100}, "manifold_check must be a percentile"),
+    ({"manifold_check": -1}, "manifold_check must be a percentile"),
+    ({"select_acquisition": "nope"}, "select_acquisition must be one of"),
+])
+def test_the_new_settings_are_checked_with_one_line_errors(changes, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        CampaignSettings(**changes)
+    assert "\n" not in str(caught.value)

@@ -4,10 +4,18 @@ Methods (``--methods``; each name may carry oboptim settings, e.g. ``ucb[beta=4,
 
 - ``random``: prior samples every round;
 - ``bo``: standard BO, BoTorch qLogEI over the bounding box of prior samples (no prior);
+- ``turbo``: trust-region BO (TuRBO-1, Thompson sampling in a box around the incumbent) in the same box (no prior);
+- ``default``: oboptim with the library's defaults only, as a user's task with no ``defaults`` gets them (the task's
+  own defaults and the problem's settings are ignored; only the digits problems' cost caps on particles and steps
+  apply);
 - ``greedy``: oboptim, GP posterior mean as the SMC reward;
 - ``seiko``: oboptim, bootstrap MLP ensemble with the maximum head as the reward (SEIKO-style optimism);
 - ``ucb``: oboptim, GP + UCB;
 - ``thompson``: oboptim, GP + Thompson sampling.
+
+Every oboptim method but ``default`` starts from :data:`oboptim._settings.LEGACY_DEFAULTS` and the problem's pinned
+settings (:data:`oboptim.benchmark._problems.LEGACY_SETTINGS`), so that its rows do not move when the library default
+changes.
 
 All start from the same round 0 of prior samples for a given seed. Each run is one JSON line in the results file, so
 ``--tasks``/``--methods``/``--seeds`` reruns add to it and runs already there are reused; the table and figure are
@@ -41,19 +49,35 @@ from typing import Any
 import numpy as np
 import torch
 
-from oboptim.benchmark._baselines import box_bayesopt, random_search
-from oboptim.benchmark._problems import PROBLEMS, REGIMES, Manifold, RegimeOracle, build_problem, measure_manifold
+from oboptim._settings import LEGACY_DEFAULTS, CampaignSettings
+from oboptim.benchmark._baselines import box_bayesopt, random_search, trust_region_bayesopt
+from oboptim.benchmark._problems import (
+    BENCH_OVERRIDES,
+    PROBLEMS,
+    REGIMES,
+    Manifold,
+    RegimeOracle,
+    build_problem,
+    measure_manifold,
+)
 
 METHODS: dict[str, dict[str, Any]] = {
     "random": {"label": "random prior samples"},
     "bo": {"label": "standard BO (qLogEI, box)"},
+    "turbo": {"label": "trust-region BO (TuRBO-1, box)"},
+    "default": {"label": "oboptim default (no settings)"},
     "greedy": {"label": "greedy (GP mean)", "surrogate": "gp", "acquisition": "mean"},
     "seiko": {"label": "SEIKO-style (ensemble max-head)", "surrogate": "ensemble", "acquisition": "maxhead"},
     "ucb": {"label": "oboptim GP+UCB", "surrogate": "gp", "acquisition": "ucb"},
     "thompson": {"label": "oboptim GP+Thompson", "surrogate": "gp", "acquisition": "thompson"},
 }
 OBOPTIM_KEYS = ("beta", "alpha", "particles", "steps", "selection", "tempering", "gamma", "resampling",
-                "ess_threshold", "guidance")
+                "ess_threshold", "guidance", "alpha_units", "acquisition", "surrogate", "top_fraction",
+                "select_acquisition", "manifold_check")
+BASELINES = ("random", "bo", "turbo")  # methods that use no oboptim setting
+# Settings of the research branch that were not ported (KL-budget tilt, batch Thompson, trust-region tilt, the mix and
+# group_best selections): a method string naming them is refused with this hint.
+NOT_PORTED = {"kl_budget", "kl_rule", "kl_samples", "trust_region"}
 _METHOD_SPEC = re.compile(r"^(\w+)(?:\[(.*)\])?$")
 
 
@@ -98,10 +122,17 @@ def parse_method(spec: str) -> tuple[str, dict[str, Any]]:
     base, extra = match.group(1), {}
     for item in filter(None, (match.group(2) or "").split(",")):
         key, _, raw = item.partition("=")
-        if key not in OBOPTIM_KEYS or base in ("random", "bo"):
+        if key in NOT_PORTED:
+            raise ValueError(f"method {spec!r}: {key!r} is not supported (the KL-budget tilt and the trust-region "
+                             "tilt were not ported from the defaults research)")
+        if key not in OBOPTIM_KEYS or base in BASELINES:
             raise ValueError(f"method {spec!r}: {key!r} is not an oboptim setting one can vary here "
                              f"({', '.join(OBOPTIM_KEYS)})")
         extra[key] = _parse_value(raw)
+    try:  # a value oboptim refuses (alpha_units=kl, selection=mix, acquisition=ts_batch) fails here, not in a worker
+        CampaignSettings(**{k: v for k, v in extra.items()})
+    except Exception as error:
+        raise ValueError(f"method {spec!r}: {error}") from None
     return base, extra
 
 
@@ -138,7 +169,11 @@ def run_job(job: Job) -> dict[str, Any]:
     oracle = RegimeOracle(problem, job.regime, job.manifold.threshold)
     steps = int({**problem.settings, **extra}.get("steps", problem.settings["steps"]))
     start = time.perf_counter()
-    if base == "random":
+    if base == "turbo":
+        rounds = trust_region_bayesopt(prior, oracle, seed=job.seed, batch_size=config.batch_size,
+                                       rounds=config.rounds, steps=steps, lower=job.manifold.lower,
+                                       upper=job.manifold.upper, device=device)
+    elif base == "random":
         rounds = random_search(prior, oracle, seed=job.seed, batch_size=config.batch_size, rounds=config.rounds,
                                steps=steps, device=device)
     elif base == "bo":
@@ -156,7 +191,8 @@ def run_job(job: Job) -> dict[str, Any]:
     on_manifold = problem.log_density(xs) >= job.manifold.threshold
     return {
         "problem": job.problem, "regime": job.regime, "method": job.method, "seed": job.seed,
-        "signature": signature(problem.settings, config), "seconds": seconds,
+        "signature": comparable(signature(problem.settings, config), job.method) if base == "default"
+        else signature(problem.settings, config), "seconds": seconds,
         "round": [i for i, r in enumerate(rounds) for _ in range(len(r[1]))],
         "observed": _nan_to_none(observed), "true": _nan_to_none(true),
         "on_manifold": [bool(v) for v in on_manifold],
@@ -167,8 +203,7 @@ def _run_campaign(problem, base, extra, oracle, seed, config) -> list[tuple[np.n
     from oboptim._campaign import Campaign
     from oboptim.storage import TrialState
 
-    spec = METHODS[base]
-    settings = {**problem.settings, **extra, "surrogate": spec["surrogate"], "acquisition": spec["acquisition"]}
+    settings = method_settings(problem, base, extra)
     with tempfile.TemporaryDirectory(prefix="oboptim-compare-") as tmp:
         campaign = Campaign.open(f"{base}-{seed}", storage=f"sqlite:///{tmp}/campaign.db", task=problem.task_name,
                                  seed=seed, device=config.device, batch_size=config.batch_size, budget=config.budget,
@@ -184,6 +219,29 @@ def _run_campaign(problem, base, extra, oracle, seed, config) -> list[tuple[np.n
             for _, rows in sorted(rounds.items())]
 
 
+def method_settings(problem, base: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """The campaign settings of oboptim method ``base`` on ``problem``: ``default`` gets the library's defaults (and
+    the digits problems' cost caps); every other method :data:`LEGACY_DEFAULTS` with the problem's pinned settings,
+    so that its rows do not move when the library default changes."""
+    if base == "default":
+        return {**library_defaults(), **BENCH_OVERRIDES.get(problem.key, {}), **extra}
+    spec = METHODS[base]
+    return {**LEGACY_DEFAULTS, **problem.settings, "surrogate": spec["surrogate"], "acquisition": spec["acquisition"],
+            **extra}
+
+
+def library_defaults() -> dict[str, Any]:
+    """The library's proposal settings (:class:`CampaignSettings`' defaults without batch size and task options)."""
+    return {k: v for k, v in CampaignSettings().to_json().items() if k not in ("batch_size", "task_options")}
+
+
+def defaults_tag() -> str:
+    """A short fingerprint of the library defaults: ``default`` runs are comparable only under the same defaults."""
+    import hashlib
+
+    return hashlib.sha1(json.dumps(library_defaults(), sort_keys=True).encode()).hexdigest()[:8]
+
+
 def signature(settings: dict[str, Any], config: CompareConfig) -> str:
     """Which runs are comparable: the budget split and the problem's sampler settings."""
     parts = [f"b{config.batch_size}x{config.rounds}"] + [f"{k}={settings[k]}" for k in sorted(settings)]
@@ -193,7 +251,10 @@ def signature(settings: dict[str, Any], config: CompareConfig) -> str:
 def comparable(sig: str, method: str) -> str:
     """``sig`` without the settings ``method`` does not use: random sampling and box BO ignore alpha, so their runs
     stay valid when only the oboptim methods' alpha changes."""
-    if parse_method(method)[0] not in ("random", "bo"):
+    base = parse_method(method)[0]
+    if base == "default":  # a stored run carries the defaults it ran with; a new one gets today's
+        return sig if ",defaults=" in sig else sig + f",defaults={defaults_tag()}"
+    if base not in BASELINES:
         return sig
     return ",".join(part for part in sig.split(",") if not part.startswith("alpha"))
 

@@ -8,7 +8,8 @@ from oboptim._lazy import attach, public_names
 
 _EXPORTS = {
     "oboptim.images._classifier": [
-        "ClassifierFileError", "DigitClassifier", "classifier_log_prob_oracle", "shipped_classifier"
+        "ClassifierFileError", "DigitClassifier", "classifier_log_prob_oracle", "classifier_margin_oracle",
+        "logit_margin", "shipped_classifier"
     ],
     "oboptim.images._digits_data": ["IMAGE_SIZE", "held_out_split", "load_digit_images"],
     "oboptim.images._jpeg": ["jpeg_compressibility", "jpeg_kilobytes", "to_uint8"],
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
         ClassifierFileError,
         DigitClassifier,
         classifier_log_prob_oracle,
+        classifier_margin_oracle,
+        logit_margin,
         shipped_classifier,
     )
     from oboptim.images._digits_data import IMAGE_SIZE, held_out_split, load_digit_images

@@ -101,3 +101,53 @@ def test_helpers():
         parse_method("adam")
     with pytest.raises(ValueError, match="not an oboptim setting"):
         parse_method("bo[beta=2]")
+
+
+def test_only_the_default_method_follows_the_library_defaults():
+    from oboptim import CampaignSettings
+    from oboptim._settings import LEGACY_DEFAULTS
+    from oboptim.benchmark._compare import comparable, method_settings
+
+    problem = build_problem("hartmann6d")
+    default = CampaignSettings(**method_settings(problem, "default", {}))
+    assert default == CampaignSettings(batch_size=default.batch_size)  # the library's, nothing else
+    ucb = CampaignSettings(**method_settings(problem, "ucb", {"beta": 4}))
+    assert (ucb.acquisition, ucb.selection, ucb.manifold_check, ucb.beta) == ("ucb", "resample", 0.0, 4.0)
+    assert (ucb.alpha, ucb.alpha_units, ucb.particles) == (0.05, "std", 32)  # the toys' pinned settings
+    assert method_settings(problem, "greedy", {})["steps"] == LEGACY_DEFAULTS["steps"] // 2  # pinned 50, not 100
+    digits = method_settings(build_problem("digits-margin"), "default", {})
+    assert (digits["particles"], digits["steps"]) == (8, 20)  # the digits cost caps apply to the default too
+    sig = "b16x8,alpha=0.05,thr2048"
+    assert comparable(sig, "default").startswith(sig + ",defaults=") and comparable(sig, "ucb") == sig
+    assert comparable(comparable(sig, "default"), "default") == comparable(sig, "default")
+
+
+def test_research_settings_that_were_not_ported_are_refused_clearly():
+    for spec in ("ucb[alpha_units=kl]", "ucb[kl_budget=3]", "default[selection=mix]", "greedy[trust_region=turbo]",
+                 "ucb[acquisition=ts_batch]", "default[selection=group_best]"):
+        with pytest.raises(ValueError, match=re.escape(spec)):
+            parse_method(spec)
+    assert parse_method("default[manifold_check=0,top_fraction=0.25]") == (
+        "default", {"manifold_check": 0, "top_fraction": 0.25})
+    with pytest.raises(ValueError, match="not an oboptim setting"):
+        parse_method("turbo[beta=2]")
+
+
+def test_turbo_starts_from_the_prior_round_and_stays_in_its_box():
+    from oboptim.benchmark import TrustRegion, trust_region_bayesopt
+
+    problem = build_problem("gmm2d")
+    prior = problem.task.load_prior("cpu")
+    oracle = RegimeOracle(problem, "A", threshold=-1e9)
+    lower, upper = np.array([-6.0, -6.0]), np.array([6.0, 6.0])
+    rounds = trust_region_bayesopt(prior, oracle, seed=0, batch_size=4, rounds=2, steps=10, lower=lower, upper=upper)
+    assert [r[0].shape for r in rounds] == [(4, 2), (4, 2)]
+    assert np.all(rounds[1][0] >= lower - 1e-5) and np.all(rounds[1][0] <= upper + 1e-5)
+    region = TrustRegion(dim=2, batch_size=4)
+    region.best_value = 0.0
+    for _ in range(region.failure_tolerance):
+        region.update(np.array([-1.0]))
+    assert region.length == pytest.approx(0.4)  # halved after failure_tolerance rounds without improvement
+    for value in (1.0, 2.0, 3.0):
+        region.update(np.array([value]))
+    assert region.length == pytest.approx(0.8)  # doubled after 3 successes

@@ -28,8 +28,9 @@ def prior(task) -> DiffusionPrior:
 def test_task_loads_by_name_with_defaults(task):
     assert task is digits.TASK and task.name == "digits"
     assert task.defaults["batch_size"] == 8 and task.defaults["budget"] == 64
-    assert {"alpha", "particles", "steps", "surrogate", "acquisition"} <= set(task.defaults)
-    assert set(task.named_oracles) == {"jpeg", "classifier"}
+    # cost only: every sampler setting but the particles and steps is the library's (bench/defaults_research.md)
+    assert set(task.defaults) == {"batch_size", "budget", "particles", "steps"}
+    assert set(task.named_oracles) == {"jpeg", "classifier", "margin"}
 
 
 def test_prior_eps_shape_frozen_weights_and_input_gradients(prior):
@@ -125,8 +126,23 @@ def test_jpeg_oracle_takes_no_argument(task):
         task.named_oracles["jpeg"]("3")
 
 
-def test_oracle_defaults_name_known_oracles_and_valid_settings(task):
-    assert set(digits.ORACLE_DEFAULTS) <= set(task.named_oracles)
-    for name, settings in digits.ORACLE_DEFAULTS.items():
-        resolved = CampaignSettings.resolve(task.defaults, settings)
-        assert resolved.alpha == settings["alpha"] < task.defaults["alpha"], name
+def test_no_oracle_needs_its_own_alpha(task):
+    """alpha is in standard deviations of the observed values by default: JPEG kB and log-probabilities alike."""
+    assert digits.ORACLE_DEFAULTS == {}
+    for name in ("jpeg", "classifier", "margin"):
+        settings = CampaignSettings.resolve(task.defaults_for(name), {})
+        assert (settings.alpha_units, settings.alpha) == ("std", CampaignSettings().alpha), name
+
+
+def test_margin_oracle_is_the_logit_gap(task):
+    from oboptim.images import logit_margin
+
+    logits = torch.tensor([[1.0, 3.0, 0.5], [2.0, -1.0, 2.5]])
+    assert logit_margin(logits, 1).tolist() == [2.0, -3.5]
+    oracle = task.named_oracles["margin"]("3")
+    images = np.array(load_digit_images()[0][:2])
+    values = oracle(images)
+    classifier = shipped_classifier("cpu")
+    with torch.no_grad():
+        expected = logit_margin(classifier(torch.as_tensor(images)), 3)
+    assert len(values) == 2 and np.allclose(values, expected.numpy(), atol=1e-5)
