@@ -37,6 +37,17 @@ def timed(args: list[str]) -> tuple[float, list[str]]:
     return seconds, json.loads(done.stderr.strip().splitlines()[-1])
 
 
+# What any command pays before oboptim runs, measured in the same run so that a slow machine shows as slow floors.
+FLOORS = {"floor: python -c pass": "pass", "floor: python -c 'import sqlalchemy'": "import sqlalchemy"}
+
+
+def timed_code(code: str) -> float:
+    """Seconds of one fresh `python -c CODE` process."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -59,6 +70,10 @@ def main() -> None:
             "ask -n 1 (proposes: loads the task)": [["ask", "lab", "-n", "1", "--storage", url]] * 3,
         }
         rows = []
+        for label, code in FLOORS.items():
+            seconds = [timed_code(code) for _ in range(args.repeats)]
+            rows.append((label, statistics.median(seconds), min(seconds), max(seconds), []))
+            print(f"{label:40s} median {rows[-1][1]:.3f} s", flush=True)
         for label, runs in commands.items():
             results = [timed(run) for run in runs]
             seconds = [s for s, _ in results]
@@ -66,7 +81,9 @@ def main() -> None:
             print(f"{label:40s} median {rows[-1][1]:.3f} s", flush=True)
     lines = ["# Start-up time of the commands", "",
              f"`python scripts/bench_startup.py --repeats {args.repeats}`: each command is a fresh process on a "
-             "campaign of 64 scored trials (SQLite). Target for status, tell, export and tasks: under 0.5 s.", "",
+             "campaign of 64 scored trials (SQLite). Target for status, tell, export and tasks: under 0.5 s. "
+             "The floors are what a bare interpreter and the storage layer's import cost on this machine in the same "
+             "run.", "",
              "| command | median s | min s | max s | heavy modules imported |", "|---|---|---|---|---|"]
     lines += [f"| `{label}` | {median:.3f} | {low:.3f} | {high:.3f} | {', '.join(mods) or '-'} |"
               for label, median, low, high, mods in rows]
