@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from oboptim import Campaign, Provenance, write_report
+from oboptim import Campaign, Provenance, RoundDiagnostics, write_report
 from oboptim._report import EMPTY_NOTE, report_figures
 from oboptim.storage import TrialState
 
@@ -138,8 +138,6 @@ def test_image_campaign_grid_draws_its_random_sample_from_outside_the_best(tmp_p
 
 def test_rounds_txt_says_how_each_round_was_proposed(tmp_path):
     """The alpha shown is in the oracle's units (alpha * alpha_scale); rounds stored before a field existed show -."""
-    from oboptim._records import RoundDiagnostics
-
     campaign = Campaign.open("rounds", storage=f"sqlite:///{tmp_path / 'rounds.db'}", task="gmm2d", seed=0)
     storage = campaign.storage
     storage.add_round(campaign.id, 0, [np.zeros(2)], [{}], b"", RoundDiagnostics(source="prior").to_json())
