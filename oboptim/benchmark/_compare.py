@@ -37,6 +37,7 @@ import argparse
 import json
 import math
 import re
+import shlex
 import tempfile
 import time
 from collections.abc import Sequence
@@ -407,9 +408,10 @@ def markdown_table(summaries: Sequence[Summary], config: CompareConfig, command:
              f"the 1st percentile of {config.threshold_samples} prior samples; standard BO scores failures as the "
              "worst value observed so far, oboptim drops them from the surrogate's data. Regret is the optimum "
              "minus the best noise-free value among completed queries (lower is better; failed queries never "
-             "count); the rates are over the proposals after round 0. Median [IQR] over seeds. A settings study "
-             "(why the defaults trail box BO on gmm2d regime A, and two proposed changes) is in "
-             "`bench/compare_tuning.md`.", ""]
+             "count); the rates are over the proposals after round 0. Median [IQR] over seeds. The `default` row is "
+             "oboptim with the library's defaults and nothing else, as a user's own task without defaults gets "
+             "them; the other oboptim rows are pinned to the settings before the default changed, plus each "
+             "problem's settings listed below. How the default was chosen: `bench/defaults_research.md`.", ""]
     for key in config.problems:
         problem = build_problem(key, particles=config.particles, steps=config.steps)
         rows = [s for s in summaries if s.problem == key]
@@ -419,8 +421,9 @@ def markdown_table(summaries: Sequence[Summary], config: CompareConfig, command:
                    else f"{problem.optimum:.4g}")
         settings = ", ".join(f"{k}={v}" for k, v in sorted(problem.settings.items()))
         lines += [f"## {key}", "", f"- oracle: {problem.oracle_label}; optimum on the support: {optimum}",
-                  f"- log-density: {problem.density}", f"- oboptim settings: {settings}; seeds: "
-                  f"{len(config.seeds_for(key))}"] + ([f"- note: {problem.note}"] if problem.note else []) + [""]
+                  f"- log-density: {problem.density}",
+                  f"- settings of the oboptim rows other than default: {settings}; "
+                  f"seeds: {len(config.seeds_for(key))}"] + ([f"- note: {problem.note}"] if problem.note else []) + [""]
         for regime in REGIMES:
             lines += [f"### {key}, regime {regime}", "",
                       "| method | final regret, median [IQR] | on-manifold rate | failed fraction | s / run |",
@@ -509,7 +512,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         results = run_comparison(config, results_path, fresh=args.fresh)
     summaries = summarise(results, config)
-    command = "python scripts/bench_campaign.py --compare " + " ".join(argv if argv is not None else _argv())
+    # the command that regenerates everything: rendering only, or starting afresh, is not part of it
+    arguments = [a for a in (argv if argv is not None else _argv()) if a not in ("--render-only", "--fresh")]
+    command = "python scripts/bench_campaign.py --compare " + " ".join(shlex.quote(a) for a in arguments)
     stem.with_suffix(".md").write_text(markdown_table(summaries, config, command.strip()) + "\n")
     plot_curves(summaries, config, stem.with_suffix(".png"))
     print(stem.with_suffix(".md").read_text())
