@@ -118,13 +118,18 @@ class ManifoldCheck:
 
 
 def restrict_to_manifold(result: SMCResult, check: ManifoldCheck) -> tuple[SMCResult, Tensor]:
-    """``result`` with its off-manifold final particles given weight 0 and reward ``-inf``, and the passing mask
-    ``[G, N]``. A group where no particle passes is left as it is (a batch needs one candidate per group)."""
+    """``result`` with its off-manifold final particles given reward ``-inf`` and weight 0, and the passing mask
+    ``[G, N]``.
+
+    Every failing particle loses its reward, so a selection across groups (``top``, ``sequential``) never takes one
+    while enough others pass: a strong tilt can push whole groups off the support, and their particles are the ones
+    the acquisition ranks highest. A group where no particle passes keeps its weights (a per-group selection such as
+    ``resample`` needs one candidate per group)."""
     ok = check.passes(result.particles).to(result.log_weights.device)
-    keep = ok | ~ok.any(-1, keepdim=True)
-    log_weights = torch.where(keep, result.log_weights, torch.full_like(result.log_weights, -math.inf))
+    keep_weight = ok | ~ok.any(-1, keepdim=True)
+    log_weights = torch.where(keep_weight, result.log_weights, torch.full_like(result.log_weights, -math.inf))
     log_weights = log_weights - torch.logsumexp(log_weights, -1, keepdim=True)
-    rewards = torch.where(keep, result.rewards, torch.full_like(result.rewards, -math.inf))
+    rewards = torch.where(ok, result.rewards, torch.full_like(result.rewards, -math.inf))
     return dataclasses.replace(result, log_weights=log_weights, rewards=rewards), ok
 
 

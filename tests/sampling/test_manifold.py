@@ -37,7 +37,7 @@ def test_check_passes_prior_samples_and_rejects_points_between_modes():
     assert ManifoldCheck(prior, num_samples=512, steps=50, percentile=20.0).threshold < check.threshold
 
 
-def test_failing_particles_lose_their_weight_and_reward_unless_a_whole_group_fails():
+def test_failing_particles_lose_their_reward_and_a_whole_failing_group_keeps_only_its_weights():
     prior = mixture8d.load_prior("cpu")
     check = ManifoldCheck(prior, num_samples=512, steps=50, percentile=2.0)
     mode = torch.as_tensor(mixture8d.MODE_MEANS[0], dtype=torch.float32)
@@ -49,7 +49,11 @@ def test_failing_particles_lose_their_weight_and_reward_unless_a_whole_group_fai
     assert passing.tolist() == [[True, False, True], [False, False, False]]
     assert restricted.rewards[0, 1] == -math.inf and restricted.log_weights[0].exp()[1] == 0
     assert torch.allclose(restricted.log_weights[0].exp().sum(), torch.tensor(1.0))
-    assert restricted.rewards[1].tolist() == [5.0, 6.0, 7.0]  # nothing passes: the group keeps its particles
+    # a group where nothing passes: no reward (no selection across groups takes it), weights kept (resample can)
+    assert restricted.rewards[1].tolist() == [-math.inf] * 3
+    assert torch.allclose(restricted.log_weights[1], result.log_weights[1])
     groups, picks = select_particles(restricted, "top", torch.Generator())
-    assert (groups[0].item(), picks[0].item()) == (1, 2)  # 9.0, off the manifold, is never taken
-    assert (0, 1) not in list(zip(groups.tolist(), picks.tolist()))
+    # the two passing particles, best first; 9.0 and the whole failing group (5, 6, 7) rank higher but fail
+    assert list(zip(groups.tolist(), picks.tolist())) == [(0, 2), (0, 0)]
+    groups, picks = select_particles(restricted, "argmax", torch.Generator())
+    assert groups.tolist() == [0, 1]  # a per-group selection still has a candidate in the failing group
