@@ -24,7 +24,9 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -71,6 +73,17 @@ def round_generator(seed: int, round_index: int, device: torch.device | str = "c
     """The generator of one round: seeded by (campaign seed, round), independent across rounds."""
     entropy = np.random.SeedSequence([int(seed) & (2**63 - 1), int(round_index)]).generate_state(2, np.uint32)
     return torch.Generator(device=device).manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """What a running loop uses: the failure budget, the progress bar (or None), where round summaries go, and the
+    heartbeat that keeps this worker's leases."""
+
+    failures: FailureBudget
+    bar: Any
+    say: Callable[[str], None]
+    heart: Heartbeat
 
 
 class Campaign(CampaignView):
@@ -256,35 +269,43 @@ class Campaign(CampaignView):
             return self._run_async(parse_executor(executor), recipe, budget, max_pending, max_failure_rate,
                                    grace_seconds, heartbeat_seconds, progress, log)
         oracle_obj = resolve_oracle(oracle, self.oracle_context(oracle_timeout), command=oracle_command)
-        failures = FailureBudget(max_failure_rate, batch_size=self.settings.batch_size)
-        failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
-        self.requeue_dead_workers()
-        self._set_status(CAMPAIGN_ACTIVE)
-        bar = _progress_bar(budget, self.finished_count(), enabled=progress)
-        say = _say_beside(bar, log)
-        heart = Heartbeat(self.storage, self.id, self.worker, grace_seconds=grace_seconds,
-                          interval_seconds=heartbeat_seconds)
         resume_own = True  # first its own unfinished trials, for a worker that comes back under the same name
         try:
-            with heart:
+            with self._loop(budget, max_failure_rate, grace_seconds, heartbeat_seconds, progress, log) as loop:
                 while (finished := _finished(counts := self.storage.count_trials(self.id))) < budget:
                     claimed = self.storage.claim_trials(self.id, self.worker, grace_seconds,
                                                         limit=self.settings.batch_size, resume_own=resume_own)
                     resume_own = False
                     if claimed:
-                        self._evaluate(oracle_obj, claimed, (retries, batch_retries, retry_backoff), failures, bar,
-                                       heart)
+                        self._evaluate(oracle_obj, claimed, (retries, batch_retries, retry_backoff), loop.failures,
+                                       loop.bar, loop.heart)
                         continue
-                    # Trials asked for someone else are theirs: this run neither claims nor waits for them.
-                    outstanding = (counts[TrialState.WAITING] - self.storage.count_held(self.id)
-                                   + counts[TrialState.RUNNING])
-                    n = min(self.settings.batch_size, budget - finished - outstanding)
-                    trials = [] if n <= 0 else self._propose_as_the_one_proposer(n, budget, grace_seconds, heart)
+                    n = min(self.settings.batch_size, budget - finished - self._outstanding(counts))
+                    trials = [] if n <= 0 else self._propose_as_the_one_proposer(n, budget, grace_seconds, loop.heart)
                     if not trials:  # another worker is proposing, or holds the rest of the budget
                         time.sleep(_POLL_SECONDS)
                         continue
-                    self._evaluate(oracle_obj, trials, (retries, batch_retries, retry_backoff), failures, bar, heart)
-                    say(self.round_summary(trials[0].round, budget))
+                    self._evaluate(oracle_obj, trials, (retries, batch_retries, retry_backoff), loop.failures,
+                                   loop.bar, loop.heart)
+                    loop.say(self.round_summary(trials[0].round, budget))
+        finally:
+            oracle_obj.close()
+
+    @contextmanager
+    def _loop(self, budget: int, max_failure_rate: float, grace_seconds: float, heartbeat_seconds: float | None,
+              progress: bool, log: Callable[[str], None] | None) -> Iterator[_Loop]:
+        """What both loops share: the failure budget from past outcomes, dead workers' trials re-queued, the progress
+        bar and the heartbeat; on leaving, the campaign's status, or this worker's trials released on Ctrl-C."""
+        failures = FailureBudget(max_failure_rate, batch_size=self.settings.batch_size)
+        failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
+        self.requeue_dead_workers()
+        self._set_status(CAMPAIGN_ACTIVE)
+        bar = _progress_bar(budget, self.finished_count(), enabled=progress)
+        heart = Heartbeat(self.storage, self.id, self.worker, grace_seconds=grace_seconds,
+                          interval_seconds=heartbeat_seconds)
+        try:
+            with heart:
+                yield _Loop(failures, bar, _say_beside(bar, log), heart)
             self._set_status(CAMPAIGN_FINISHED if self.finished_count() >= self.budget else CAMPAIGN_ACTIVE)
         except KeyboardInterrupt:
             self.release_mine()  # so `status` shows them waiting, and any worker may take them up at once
@@ -292,7 +313,11 @@ class Campaign(CampaignView):
         finally:
             if bar is not None:
                 bar.close()
-            oracle_obj.close()
+
+    def _outstanding(self, counts: Mapping[str, int]) -> int:
+        """Trials proposed but not finished that this run may still evaluate: trials asked for someone else are
+        theirs, so this run neither claims nor waits for them."""
+        return counts[TrialState.WAITING] - self.storage.count_held(self.id) + counts[TrialState.RUNNING]
 
     def _oracle_recipe(self, oracle, command, timeout, retries, batch_retries, backoff) -> OracleRecipe:
         """What an executor's workers need to build this campaign's oracle; a one-line error if they cannot."""
@@ -314,59 +339,40 @@ class Campaign(CampaignView):
                    max_failure_rate: float, grace_seconds: float, heartbeat_seconds: float | None, progress: bool,
                    log: Callable[[str], None] | None) -> None:
         """The loop with an executor: submit each trial as it is proposed, record each outcome as it returns."""
-        failures = FailureBudget(max_failure_rate, batch_size=self.settings.batch_size)
-        failures.record([_outcome_of(t) for t in self.trials([TrialState.COMPLETED, TrialState.FAILED])])
-        self.requeue_dead_workers()
-        self._set_status(CAMPAIGN_ACTIVE)
-        bar = _progress_bar(budget, self.finished_count(), enabled=progress)
-        say = _say_beside(bar, log)
-        heart = Heartbeat(self.storage, self.id, self.worker, grace_seconds=grace_seconds,
-                          interval_seconds=heartbeat_seconds)
         resume_own = True
-        try:
-            with heart, executor:
-                executor.start(recipe)
-                pending_cap = max_pending or 2 * executor.slots
-                while True:
-                    counts = self.storage.count_trials(self.id)
-                    finished = _finished(counts)
-                    if finished >= budget and not executor.in_flight:
-                        break
-                    room = pending_cap - len(executor.in_flight)
-                    submitted = 0
-                    if room > 0 and finished < budget:
-                        trials = self.storage.claim_trials(self.id, self.worker, grace_seconds, limit=room,
-                                                           resume_own=resume_own)
-                        resume_own = False
-                        if not trials:
-                            outstanding = (counts[TrialState.WAITING] - self.storage.count_held(self.id)
-                                           + counts[TrialState.RUNNING])
-                            n = min(room, self.settings.batch_size, budget - finished - outstanding)
-                            trials = [] if n <= 0 else self._propose_as_the_one_proposer(n, budget, grace_seconds,
-                                                                                          heart)
-                            if trials:
-                                say(self.round_summary(trials[0].round, budget))
-                        for trial in trials:
-                            heart.hold([trial.id])
-                            executor.submit(trial.id, trial.x)
-                        submitted = len(trials)
-                    results = executor.done(timeout=0.0 if submitted else _POLL_SECONDS)
-                    if results:
-                        ids = [trial_id for trial_id, _ in results]
-                        record_outcomes(self.storage, self.id, results, skip_conflicts=True, holder=self.worker)
-                        heart.drop(ids)
-                        failures.record([outcome for _, outcome in results])
-                        if bar is not None:
-                            bar.n = self.finished_count()
-                            bar.refresh()
-                        failures.check()
-            self._set_status(CAMPAIGN_FINISHED if self.finished_count() >= self.budget else CAMPAIGN_ACTIVE)
-        except KeyboardInterrupt:
-            self.release_mine()
-            raise
-        finally:
-            if bar is not None:
-                bar.close()
+        with self._loop(budget, max_failure_rate, grace_seconds, heartbeat_seconds, progress, log) as loop, executor:
+            executor.start(recipe)
+            pending_cap = max_pending or 2 * executor.slots
+            while True:
+                counts = self.storage.count_trials(self.id)
+                finished = _finished(counts)
+                if finished >= budget and not executor.in_flight:
+                    break
+                room = pending_cap - len(executor.in_flight)
+                submitted = 0
+                if room > 0 and finished < budget:
+                    trials = self.storage.claim_trials(self.id, self.worker, grace_seconds, limit=room,
+                                                       resume_own=resume_own)
+                    resume_own = False
+                    if not trials:
+                        n = min(room, self.settings.batch_size, budget - finished - self._outstanding(counts))
+                        trials = [] if n <= 0 else self._propose_as_the_one_proposer(n, budget, grace_seconds,
+                                                                                      loop.heart)
+                        if trials:
+                            loop.say(self.round_summary(trials[0].round, budget))
+                    loop.heart.hold(trial.id for trial in trials)
+                    for trial in trials:
+                        executor.submit(trial.id, trial.x)
+                    submitted = len(trials)
+                results = executor.done(timeout=0.0 if submitted else _POLL_SECONDS)
+                if results:
+                    record_outcomes(self.storage, self.id, results, skip_conflicts=True, holder=self.worker)
+                    loop.heart.drop(trial_id for trial_id, _ in results)
+                    loop.failures.record([outcome for _, outcome in results])
+                    if loop.bar is not None:
+                        loop.bar.n = self.finished_count()
+                        loop.bar.refresh()
+                    loop.failures.check()
         self.executor_busy_seconds = executor.busy_seconds
 
     def _propose_as_the_one_proposer(self, n: int, budget: int, grace_seconds: float,

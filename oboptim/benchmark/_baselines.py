@@ -61,21 +61,51 @@ def impute_failures(values: np.ndarray) -> np.ndarray:
     return np.where(finite, values, worst)
 
 
+@dataclass(frozen=True)
+class UnitBox:
+    """The box ``[lower, upper]`` of the standard-BO baselines, flattened to ``dim`` coordinates and mapped to the
+    unit cube, where their GPs live."""
+
+    low: torch.Tensor  # [dim] float64
+    span: torch.Tensor  # [dim] float64, > 0
+
+    @classmethod
+    def of(cls, lower: np.ndarray, upper: np.ndarray) -> UnitBox:
+        low = torch.as_tensor(lower, dtype=torch.float64).reshape(-1)
+        return cls(low, (torch.as_tensor(upper, dtype=torch.float64).reshape(-1) - low).clamp_min(1e-9))
+
+    @property
+    def dim(self) -> int:
+        return self.low.numel()
+
+    def training_data(self, history: list[Round]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every query so far in unit-cube coordinates ``[n, dim]`` (clamped) and its value ``[n]`` float64, failures
+        scored as the worst value observed so far."""
+        X = torch.as_tensor(np.concatenate([h[0] for h in history]).reshape(-1, self.dim), dtype=torch.float64)
+        y = torch.as_tensor(impute_failures(np.concatenate([h[1] for h in history])))
+        return ((X - self.low) / self.span).clamp(0.0, 1.0), y
+
+    def from_unit(self, unit_x: torch.Tensor, shape: tuple[int, ...]) -> np.ndarray:
+        """Unit-cube points ``[q, dim]`` as candidates ``[q, *shape]`` float32."""
+        return (self.low + unit_x * self.span).reshape(unit_x.shape[0], *shape).float().numpy()
+
+
+def _prior_round(prior: DiffusionPrior, oracle: Oracle, seed: int, batch_size: int, steps: int,
+                 device: str) -> list[Round]:
+    """The history after round 0: prior samples, drawn and scored as every method's round 0 is."""
+    xs0 = sample_prior(prior, batch_size, steps, round_generator(seed, 0, device))
+    return [(xs0, _query(oracle, xs0))]
+
+
 def box_bayesopt(prior: DiffusionPrior, oracle: Oracle, *, seed: int, batch_size: int, rounds: int, steps: int,
                  lower: np.ndarray, upper: np.ndarray, device: str = "cpu", num_restarts: int = 8,
                  raw_samples: int = 512, mc_samples: int = 128, maxiter: int = 100) -> list[Round]:
     """Round 0 from the prior, then ``rounds - 1`` batches of qLogEI over the box ``[lower, upper]`` (``[*shape]``)."""
-    xs0 = sample_prior(prior, batch_size, steps, round_generator(seed, 0, device))
-    history = [(xs0, _query(oracle, xs0))]
-    shape = xs0.shape[1:]
-    low = torch.as_tensor(lower, dtype=torch.float64).reshape(-1)
-    span = (torch.as_tensor(upper, dtype=torch.float64).reshape(-1) - low).clamp_min(1e-9)
-    dim = low.numel()
-    unit = torch.stack([torch.zeros(dim, dtype=torch.float64), torch.ones(dim, dtype=torch.float64)])
+    history = _prior_round(prior, oracle, seed, batch_size, steps, device)
+    box = UnitBox.of(lower, upper)
+    unit = torch.stack([torch.zeros(box.dim, dtype=torch.float64), torch.ones(box.dim, dtype=torch.float64)])
     for r in range(1, rounds):
-        X = torch.as_tensor(np.concatenate([h[0] for h in history]).reshape(-1, dim), dtype=torch.float64)
-        y = torch.as_tensor(impute_failures(np.concatenate([h[1] for h in history])))
-        train_x = ((X - low) / span).clamp(0.0, 1.0)
+        train_x, y = box.training_data(history)
         torch.manual_seed(seed * 1000 + r)  # optimize_acqf's raw samples come from the global generator
         with warnings.catch_warnings():  # jitter and L-BFGS line-search notes are routine here
             warnings.simplefilter("ignore")
@@ -85,7 +115,7 @@ def box_bayesopt(prior: DiffusionPrior, oracle: Oracle, *, seed: int, batch_size
                 torch.Size([mc_samples]), seed=seed * 1000 + r))
             candidates, _ = optimize_acqf(acquisition, bounds=unit, q=batch_size, num_restarts=num_restarts,
                                           raw_samples=raw_samples, options={"maxiter": maxiter})
-        xs = (low + candidates.detach() * span).reshape(batch_size, *shape).float().numpy()
+        xs = box.from_unit(candidates.detach(), history[0][0].shape[1:])
         history.append((xs, _query(oracle, xs)))
     return history
 
@@ -142,19 +172,14 @@ def trust_region_bayesopt(prior: DiffusionPrior, oracle: Oracle, *, seed: int, b
     probability ``min(20 / d, 1)``; ``q`` pathwise posterior samples each take their best candidate not yet chosen.
     Unlike the paper, a restart after the region collapses keeps the data (with 7 rounds it almost never happens).
     """
-    xs0 = sample_prior(prior, batch_size, steps, round_generator(seed, 0, device))
-    history = [(xs0, _query(oracle, xs0))]
-    shape = xs0.shape[1:]
-    low = torch.as_tensor(lower, dtype=torch.float64).reshape(-1)
-    span = (torch.as_tensor(upper, dtype=torch.float64).reshape(-1) - low).clamp_min(1e-9)
-    dim = low.numel()
+    history = _prior_round(prior, oracle, seed, batch_size, steps, device)
+    box = UnitBox.of(lower, upper)
+    dim = box.dim
     region = TrustRegion(dim, batch_size)
     region.best_value = float(np.max(impute_failures(history[0][1])))
     num_candidates = min(max_candidates, max(2000, 200 * dim))
     for r in range(1, rounds):
-        X = torch.as_tensor(np.concatenate([h[0] for h in history]).reshape(-1, dim), dtype=torch.float64)
-        y = torch.as_tensor(impute_failures(np.concatenate([h[1] for h in history])))
-        train_x = ((X - low) / span).clamp(0.0, 1.0)
+        train_x, y = box.training_data(history)
         train_y = (y - y.mean()) / y.std().clamp_min(1e-9)
         torch.manual_seed(seed * 1000 + r)  # BoTorch's path features come from the global generator
         with warnings.catch_warnings():
@@ -165,7 +190,7 @@ def trust_region_bayesopt(prior: DiffusionPrior, oracle: Oracle, *, seed: int, b
             candidates = _trust_region_candidates(model, train_x, train_y, region.length, num_candidates,
                                                   seed * 1000 + r)
             chosen = _thompson_batch(model, candidates, batch_size)
-        xs = (low + chosen * span).reshape(batch_size, *shape).float().numpy()
+        xs = box.from_unit(chosen, history[0][0].shape[1:])
         values = _query(oracle, xs)
         history.append((xs, values))
         all_values = impute_failures(np.concatenate([h[1] for h in history]))

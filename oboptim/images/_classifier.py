@@ -119,17 +119,8 @@ def classifier_log_prob_oracle(digit: int) -> Callable[[np.ndarray], list[float]
     so a candidate's value never depends on the rest of its batch.
     """
     digit = check_digit(digit)
-
-    def oracle(x: np.ndarray) -> list[float]:
-        images = torch.as_tensor(np.clip(np.asarray(x, dtype=np.float32), -1.0, 1.0))
-        if images.ndim == 3:
-            images = images[:, None]
-        classifier = shipped_classifier("cpu")
-        with torch.no_grad():
-            return [float(classifier.log_prob(image[None], digit)) for image in images]
-
-    oracle.__name__ = f"classifier_log_prob_{digit}"
-    return oracle
+    return _per_image_oracle(lambda classifier, image: classifier.log_prob(image, digit),
+                             f"classifier_log_prob_{digit}")
 
 
 def classifier_margin_oracle(digit: int) -> Callable[[np.ndarray], list[float]]:
@@ -140,6 +131,14 @@ def classifier_margin_oracle(digit: int) -> Callable[[np.ndarray], list[float]]:
     :func:`classifier_log_prob_oracle`: clipped to ``[-1, 1]``, one candidate at a time.
     """
     digit = check_digit(digit)
+    return _per_image_oracle(lambda classifier, image: logit_margin(classifier(image), digit)[0],
+                             f"classifier_margin_{digit}")
+
+
+def _per_image_oracle(score: Callable[[Any, Tensor], Tensor], name: str) -> Callable[[np.ndarray], list[float]]:
+    """The oracle ``x [B, 1, 16, 16] (or [B, 16, 16]) numpy -> B floats`` that clips each candidate to ``[-1, 1]``
+    and scores it alone, ``score(classifier, image [1, 1, 16, 16]) -> []``, in float32 on the CPU (so a candidate's
+    value never depends on the rest of its batch)."""
 
     def oracle(x: np.ndarray) -> list[float]:
         images = torch.as_tensor(np.clip(np.asarray(x, dtype=np.float32), -1.0, 1.0))
@@ -147,9 +146,9 @@ def classifier_margin_oracle(digit: int) -> Callable[[np.ndarray], list[float]]:
             images = images[:, None]
         classifier = shipped_classifier("cpu")
         with torch.no_grad():
-            return [float(logit_margin(classifier(image[None]), digit)[0]) for image in images]
+            return [float(score(classifier, image[None])) for image in images]
 
-    oracle.__name__ = f"classifier_margin_{digit}"
+    oracle.__name__ = name
     return oracle
 
 
