@@ -11,7 +11,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# The CPU build of torch lies on this machine's disk; an unpinned torch would pull a CUDA build of several GB.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[test,ray]'
+	$(BIN)/pip install -q -e '.[test,ray,sequences]'
+	# holo-bench's Ehrlich functions (the ehrlich task's oracle). pytorch-holo pins numpy<2 and packages oboptim does
+	# not need; --no-deps keeps the project's numpy (its Ehrlich and GA are pure torch and work with numpy 2).
+	$(BIN)/pip install -q --no-deps pytorch-holo==0.0.5
 	touch $(STAMP)
 
 install: $(STAMP)

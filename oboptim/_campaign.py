@@ -152,7 +152,9 @@ class Campaign(CampaignView):
             defaults = task_obj.defaults_for(oracle)
             resolved = CampaignSettings.resolve(defaults, {**settings, "task_options": options})
             budget = _checked_budget(budget if budget is not None else defaults.get("budget", DEFAULT_BUDGET))
-            config = resolved.to_stored(budget=budget, task_sha256=task_file_digest(task))
+            # A sequence task's alphabet is stored too: reading commands show sequences without loading the task.
+            space = {"space": task_obj.sequence.to_json()} if task_obj.sequence is not None else {}
+            config = resolved.to_stored(budget=budget, task_sha256=task_file_digest(task), **space)
             existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
             if created:
                 return cls(store, existing, task_obj, device=device, particle_batch_size=particle_batch_size,
@@ -454,7 +456,9 @@ class Campaign(CampaignView):
         return History(stack(done), np.array([t.value for t in done], dtype=np.float64), stack(pending))
 
     def _domain_shape(self, trials: list[TrialRecord]) -> tuple[int, ...]:
-        return tuple(trials[0].x.shape) if trials else tuple(self.prior.sample_shape)
+        if trials:
+            return tuple(trials[0].x.shape)
+        return (self.task.sequence.length,) if self.task.sequence is not None else tuple(self.prior.sample_shape)
 
     def _propose_round(self, n: int, *, state: str, holder: str, lease_seconds: float | None = None,
                        max_trials: int | None = None) -> list[TrialRecord]:

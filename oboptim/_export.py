@@ -10,14 +10,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from oboptim._records import Provenance
+from oboptim.sequences._space import SequenceSpace
 from oboptim.storage._records import TrialRecord
 
 COLUMNS = ("trial_id", "number", "round", "state", "value", "error", "x", "predicted_mean", "predicted_std",
            "acquisition", "log_weight", "source", "worker", "created_at", "finished_at")
 
 
-def trial_row(trial) -> dict[str, Any]:
-    """The exported fields of one trial; ``x`` as a JSON list."""
+def trial_row(trial, sequence: SequenceSpace | None = None) -> dict[str, Any]:
+    """The exported fields of one trial; ``x`` as a JSON list, or a string over a ``sequence`` space's alphabet."""
     prov = Provenance.from_json(trial.provenance)
     return {
         "trial_id": trial.id,
@@ -26,7 +27,7 @@ def trial_row(trial) -> dict[str, Any]:
         "state": str(trial.state),
         "value": trial.value,
         "error": trial.error,
-        "x": json.dumps(trial.x_list()),
+        "x": json.dumps(trial.x_list()) if sequence is None else sequence.format(trial.x),
         "predicted_mean": prov.predicted_mean,
         "predicted_std": prov.predicted_std,
         "acquisition": prov.acquisition,
@@ -38,12 +39,14 @@ def trial_row(trial) -> dict[str, Any]:
     }
 
 
-def export_trials(trials: Iterable[TrialRecord], fmt: str = "csv") -> str:
-    """``trials`` (e.g. ``campaign.trials()``) as ``"csv"`` or ``"json"`` text, one row per trial."""
-    rows = [trial_row(t) for t in trials]
+def export_trials(trials: Iterable[TrialRecord], fmt: str = "csv", *, sequence: SequenceSpace | None = None) -> str:
+    """``trials`` (e.g. ``campaign.trials()``) as ``"csv"`` or ``"json"`` text, one row per trial; the candidates of
+    a ``sequence`` campaign (``campaign.sequence``) as strings over its alphabet."""
+    rows = [trial_row(t, sequence) for t in trials]
     if fmt == "json":
         for row in rows:
-            row["x"] = json.loads(row["x"])
+            if sequence is None:
+                row["x"] = json.loads(row["x"])
             row["provenance"] = None
         return json.dumps([_json_safe(r) for r in rows], indent=1) + "\n"
     if fmt != "csv":

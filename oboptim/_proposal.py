@@ -20,6 +20,8 @@ All randomness comes from one generator, so a round is a pure function of the hi
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -126,14 +128,17 @@ def propose(
 ) -> Proposal:
     """``num_candidates`` new candidates for round ``round_index``, all randomness from ``generator``."""
     if history.y.shape[0] == 0:
-        return propose_from_prior(prior, settings, num_candidates, generator, round_index, particle_batch_size)
+        return propose_from_prior(prior, settings, num_candidates, generator, round_index, particle_batch_size,
+                                  task=task)
     started = time.perf_counter()
     fitted = fit_surrogate(task, settings, history, generator)
     model = condition_on_pending(fitted.surrogate, task, history)
     acquisition = build_acquisition(settings, model, task, history, generator)
     tilted = tilt(acquisition, settings, history)
-    result = sample(prior, tilted, settings, num_candidates, generator, particle_batch_size)
+    start = warm_start(task, prior, settings, history, num_candidates)
+    result = sample(prior, tilted, settings, num_candidates, generator, particle_batch_size, start=start)
     checked = check_manifold(prior, result, settings, generator, particle_batch_size)
+    checked = exclude_known_sequences(task, prior, tilted, history, checked)
     context = selection_context(task, prior, settings, model, history, checked.result)
     groups, picks = select(checked.result, settings, generator, context)
     return describe(task, prior, settings, history, fitted, model, tilted, checked.result, groups, picks,
@@ -143,21 +148,23 @@ def propose(
 
 def propose_from_prior(prior: DiffusionPrior, settings: CampaignSettings, num_candidates: int,
                        generator: torch.Generator, round_index: int,
-                       particle_batch_size: int | None = None) -> Proposal:
-    """Round 0: ``num_candidates`` samples of the prior itself."""
+                       particle_batch_size: int | None = None, task: Task | None = None) -> Proposal:
+    """Round 0: ``num_candidates`` samples of the prior itself (as ``task``'s candidates, when given)."""
     started = time.perf_counter()
-    xs = sample_from_prior(prior, num_candidates, settings.steps, generator, particle_batch_size)
+    xs = sample_from_prior(prior, num_candidates, settings.steps, generator, particle_batch_size, task=task)
     provenance = Provenance(source=PRIOR, round=round_index, steps=settings.steps)
     diagnostics = RoundDiagnostics(source=PRIOR, seconds_propose=time.perf_counter() - started)
     return Proposal(xs, [provenance] * num_candidates, diagnostics)
 
 
 def sample_from_prior(prior: DiffusionPrior, n: int, steps: int, generator: torch.Generator,
-                      batch_size: int | None = None) -> np.ndarray:
-    """``n`` decoded prior samples ``[n, *domain_shape]`` float32, as a campaign's round 0 draws them."""
+                      batch_size: int | None = None, task: Task | None = None) -> np.ndarray:
+    """``n`` prior samples as candidates ``[n, *candidate_shape]``, as a campaign's round 0 draws them: decoded,
+    float32 (or, for a sequence ``task``, its ``[n, L]`` int64 sequences)."""
     samples = ddim_sample(prior, n, steps, generator, batch_size=batch_size)
     with torch.no_grad():
-        return prior.decode(samples).float().cpu().numpy()  # a costly decoder bounds its own batches (sd's VAE)
+        decoded = prior.decode(samples).float()  # a costly decoder bounds its own batches (sd's VAE)
+        return (decoded if task is None else task.to_candidates(decoded)).cpu().numpy()
 
 
 def fit_surrogate(task: Task, settings: CampaignSettings, history: History,
@@ -191,11 +198,42 @@ def tilt(acquisition: Acquisition, settings: CampaignSettings, history: History)
     return Tilt(_on_device_of_input(acquisition, scale), scale, settings.alpha)
 
 
+def warm_start(task: Task, prior: DiffusionPrior, settings: CampaignSettings, history: History,
+               num_candidates: int) -> Tensor | None:
+    """Step 5's start with ``warm_start > 0``: ``[G, *sample_shape]`` clean particles, group ``g`` on the
+    ``g mod k``-th best of the ``k = warm_start_seeds`` best distinct candidates so far (None when off)."""
+    if settings.warm_start <= 0:
+        return None
+    order = np.argsort(-history.y, kind="stable")
+    seeds: list[np.ndarray] = []
+    seen: set[bytes] = set()
+    for index in order:
+        key = np.ascontiguousarray(history.X[index]).tobytes()
+        if key not in seen:
+            seen.add(key)
+            seeds.append(history.X[index])
+        if len(seeds) == settings.warm_start_seeds:
+            break
+    rows = np.stack([seeds[g % len(seeds)] for g in range(num_candidates)])
+    return prior.encode(torch.as_tensor(rows))
+
+
+def warm_start_timestep(prior: DiffusionPrior, settings: CampaignSettings) -> int:
+    """The model timestep a warm start begins at: ``warm_start`` of the diffusion time, at least ``steps - 1``."""
+    return max(int(round(settings.warm_start * (prior.num_train_timesteps - 1))), settings.steps - 1)
+
+
 def sample(prior: DiffusionPrior, tilted: Tilt, settings: CampaignSettings, num_candidates: int,
-           generator: torch.Generator, particle_batch_size: int | None = None) -> SMCResult:
-    """Step 5: DAS on ``p(x) exp(reward(x) / alpha)``, one group of ``settings.particles`` per candidate."""
+           generator: torch.Generator, particle_batch_size: int | None = None,
+           start: Tensor | None = None) -> SMCResult:
+    """Step 5: DAS on ``p(x) exp(reward(x) / alpha)``, one group of ``settings.particles`` per candidate (from
+    ``start [G, *sample_shape]`` noised to the warm start's time, when given)."""
     config = settings.smc_config(alpha=tilted.alpha, particle_batch_size=particle_batch_size)
-    return SMCSampler.from_config(prior, tilted.reward, config).sample(num_candidates, generator)
+    sampler = SMCSampler.from_config(prior, tilted.reward, config)
+    if start is None:
+        return sampler.sample(num_candidates, generator)
+    return sampler.sample(num_candidates, generator, start=start.to(generator.device),
+                          start_timestep=warm_start_timestep(prior, settings))
 
 
 def check_manifold(prior: DiffusionPrior, result: SMCResult, settings: CampaignSettings, generator: torch.Generator,
@@ -209,6 +247,34 @@ def check_manifold(prior: DiffusionPrior, result: SMCResult, settings: CampaignS
     restricted, passing = restrict_to_manifold(result, check)
     dropped = int((~passing & passing.any(-1, keepdim=True)).sum())
     return ManifoldFilter(restricted, dropped)
+
+
+def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, history: History,
+                            checked: ManifoldFilter) -> ManifoldFilter:
+    """Step 6b, for a sequence task: each final particle snapped to its sequence (so that particles with the same
+    sequence are copies, which the selections take once), rewards recomputed on the sequences, and the sequences
+    already scored or pending given reward ``-inf`` and weight 0 (a group where none is new keeps its weights): a
+    discrete space repeats itself, and a repeated query teaches nothing."""
+    if task.sequence is None:
+        return checked
+    result = checked.result
+    groups, n = result.log_weights.shape
+    flat = result.particles.reshape(groups * n, *result.particles.shape[2:])
+    with torch.no_grad():
+        tokens = task.to_candidates(prior.decode(flat)).cpu()
+        snapped = prior.encode(tokens).to(flat)
+        rewards = tilted.reward(prior.decode(snapped)).float().view(groups, n).to(result.rewards)
+    known = {np.ascontiguousarray(row).tobytes() for row in np.concatenate([history.X, history.pending])
+             .astype(np.int64)} if history.X.size + history.pending.size else set()
+    fresh = torch.tensor([row.tobytes() not in known for row in tokens.numpy().astype(np.int64)],
+                         device=result.log_weights.device).view(groups, n)
+    keep_weight = fresh | ~fresh.any(-1, keepdim=True)
+    log_weights = torch.where(keep_weight, result.log_weights, torch.full_like(result.log_weights, -math.inf))
+    log_weights = log_weights - torch.logsumexp(log_weights, -1, keepdim=True)
+    rewards = torch.where(fresh & torch.isfinite(result.rewards), rewards, torch.full_like(rewards, -math.inf))
+    snapped_result = dataclasses.replace(result, particles=snapped.view_as(result.particles), rewards=rewards,
+                                         log_weights=log_weights)
+    return ManifoldFilter(snapped_result, checked.dropped)
 
 
 def selection_context(task: Task, prior: DiffusionPrior, settings: CampaignSettings, model: Surrogate,
@@ -226,7 +292,8 @@ def selection_context(task: Task, prior: DiffusionPrior, settings: CampaignSetti
         if "features" not in cache or not torch.equal(cache["candidates"], candidates):
             with torch.no_grad():
                 decoded = prior.decode(flat[candidates]).float().cpu()
-            cache.update(candidates=candidates, features=task.features(decoded).double())
+                domain = decoded if task.sequence is None else task.to_domain(task.to_candidates(decoded))
+            cache.update(candidates=candidates, features=task.features(domain).double())
         features = cache["features"]
         positions = (candidates[None, :] == chosen[:, None]).int().argmax(1)  # chosen are among the candidates
         current = model if chosen.numel() == 0 else model.condition_on_pending(features[positions.cpu()])
@@ -249,8 +316,8 @@ def describe(task: Task, prior: DiffusionPrior, settings: CampaignSettings, hist
              picks: Tensor, *, round_index: int, seconds: float, manifold_dropped: int = 0) -> Proposal:
     """Step 8: the decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot."""
     with torch.no_grad():
-        xs = prior.decode(result.particles[groups, picks]).float()
-        mean, variance = model.posterior(task.features(xs.cpu()).double())
+        xs = task.to_candidates(prior.decode(result.particles[groups, picks]).float()).cpu()
+        mean, variance = model.posterior(task.features(task.to_domain(xs)).double())
     latent_variance = variance.clamp_min(0)
     # The oracle's values carry observation noise; calibration compares them with the predictive spread.
     noise_variance = model.noise_variance()
@@ -278,16 +345,16 @@ def describe(task: Task, prior: DiffusionPrior, settings: CampaignSettings, hist
     )
     snapshot = {"train_size": int(history.y.shape[0]), "hyperparameters": fitted.report.hyperparameters,
                 "diagnostics": fitted.report.diagnostics}
-    return Proposal(xs.cpu().numpy(), provenances, diagnostics, snapshot)
+    return Proposal(xs.numpy(), provenances, diagnostics, snapshot)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------------
 
 
 def features_of(task: Task, x: np.ndarray | Tensor) -> Tensor:
-    """The task's features of candidates ``x [n, *domain_shape]``: ``[n, F]`` float64, no gradient."""
+    """The task's features of stored candidates ``x [n, *candidate_shape]``: ``[n, F]`` float64, no gradient."""
     with torch.no_grad():
-        return task.features(torch.as_tensor(x, dtype=torch.float32)).double()
+        return task.features(task.to_domain(x)).double()
 
 
 def reward_scale(settings: CampaignSettings, y: np.ndarray) -> float:
@@ -325,6 +392,6 @@ def _on_device_of_input(acquisition: Acquisition, scale: float = 1.0) -> Callabl
 
 
 __all__ = ["PENDING_BLIND_ACQUISITIONS", "FittedSurrogate", "History", "ManifoldFilter", "Proposal", "Tilt",
-           "batch_spread", "build_acquisition", "check_manifold", "condition_on_pending", "describe", "features_of",
-           "fit_surrogate", "propose", "propose_from_prior", "reward_scale", "sample", "sample_from_prior", "select",
-           "selection_context", "tilt"]
+           "batch_spread", "build_acquisition", "check_manifold", "condition_on_pending", "describe",
+           "exclude_known_sequences", "features_of", "fit_surrogate", "propose", "propose_from_prior", "reward_scale",
+           "sample", "sample_from_prior", "select", "selection_context", "tilt", "warm_start", "warm_start_timestep"]

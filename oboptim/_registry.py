@@ -214,6 +214,8 @@ SURROGATES: Registry[Any] = Registry("surrogate", "surrogate model", [
          "(SGPR, up to 256 greedy inducing inputs) beyond", "oboptim.surrogates._gp"),
     Kind("ensemble", "bootstrap ensemble of small MLPs, for many observations or features",
          "oboptim.surrogates._ensemble"),
+    Kind("hamming-gp", "Gaussian process with one lengthscale for all features: on one-hot sequences the "
+         "exponentiated Hamming kernel exp(-H / l^2); exact or sparse like gp", "oboptim.surrogates._gp"),
 ])
 
 _ACQUISITION = "oboptim.acquisition._builtins"
@@ -247,6 +249,8 @@ TASKS: Registry[Any] = Registry("task", "task", [
                    "(or classifier:D, margin:D, jpeg)", "oboptim.tasks.digits"),
     Kind("sd", "Stable Diffusion 1.x from a local diffusers folder; oracle JPEG compressibility (or colorfulness)",
          "oboptim.tasks.sd"),
+    Kind("ehrlich", "holo-bench's Ehrlich function over sequences (32 states, length 32, 2 motifs of 4 by default); "
+                    "optimum 1.0, infeasible sequences fail; needs pytorch-holo", "oboptim.tasks.ehrlich"),
 ], binds_modules=True)
 
 EXECUTORS: Registry[Callable[..., Any]] = Registry("executor", "executor", [

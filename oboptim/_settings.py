@@ -34,10 +34,10 @@ from oboptim._registry import ACQUISITIONS, RESAMPLERS, SELECTIONS, SURROGATES, 
 from oboptim.errors import ConfigError
 from oboptim.sampling._config import SMCConfig
 
-SETTINGS_SCHEMA = 3
+SETTINGS_SCHEMA = 4
 """Version of the stored form: 1 was a flat dict of settings with the budget mixed in (before typed settings); 2 had
 no ``select_acquisition``, ``top_fraction`` or ``manifold_check``, and other library defaults
-(:data:`LEGACY_DEFAULTS`)."""
+(:data:`LEGACY_DEFAULTS`); 3 had no ``warm_start`` or ``warm_start_seeds`` (their defaults, off, are what it did)."""
 
 ALPHA_UNITS = ("oracle", "std")
 
@@ -83,6 +83,11 @@ class CampaignSettings:
         manifold_check: a percentile in [0, 100): drop the final particles whose denoising error exceeds that of the
             worst ``manifold_check`` % of prior samples before selecting (:class:`oboptim.sampling.ManifoldCheck`);
             0 turns the check off.
+        warm_start: a fraction of the diffusion time in [0, 1): each group's particles start from a copy of one of
+            the ``warm_start_seeds`` best candidates so far, noised to that time, and run ``steps`` reverse steps
+            from there (local edits that the prior keeps on its support, steered by the acquisition). 0 starts from
+            pure noise (the whole target ``p(x) exp(a(x) / alpha)``). Sequence tasks default to 0.5.
+        warm_start_seeds: how many of the best candidates the warm start spreads the groups over.
         task_options: keyword options of a task that takes them (``sd``: ``prior_path``, ``prompt``, ...); they
             shape the prior, so they are settings too.
     """
@@ -107,12 +112,14 @@ class CampaignSettings:
     select_acquisition: str = "ucb"
     top_fraction: float = 0.5
     manifold_check: float = 2.0
+    warm_start: float = 0.0
+    warm_start_seeds: int = 10
     task_options: Mapping[str, TaskOptionValue] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "task_options", dict(self.task_options) if isinstance(self.task_options, Mapping)
                            else self.task_options)
-        for name in ("batch_size", "particles", "steps"):
+        for name in ("batch_size", "particles", "steps", "warm_start_seeds"):
             _check(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "a positive integer", self)
         for name in ("alpha", "gamma"):
             value = getattr(self, name)
@@ -125,6 +132,8 @@ class CampaignSettings:
                self)
         _check(_is_number(self.manifold_check) and 0 <= self.manifold_check < 100, "manifold_check",
                "a percentile in [0, 100) (0: off)", self)
+        _check(_is_number(self.warm_start) and 0 <= self.warm_start < 1, "warm_start",
+               "a fraction of the diffusion time in [0, 1) (0: off)", self)
         _check(self.select_acquisition == "" or self.select_acquisition in ACQUISITIONS, "select_acquisition",
                f"one of {', '.join(ACQUISITIONS.names())} or \"\" (the sampler's)", self)
         if self.alpha_units not in ALPHA_UNITS:
@@ -137,7 +146,7 @@ class CampaignSettings:
         ):
             raise ConfigError(f"task_options must map names to numbers, strings or booleans; got {options!r}")
         # 1 and 1.0 are the same setting
-        for name in ("beta", "alpha", "gamma", "ess_threshold", "top_fraction", "manifold_check"):
+        for name in ("beta", "alpha", "gamma", "ess_threshold", "top_fraction", "manifold_check", "warm_start"):
             object.__setattr__(self, name, float(getattr(self, name)))
 
     # -- building ----------------------------------------------------------------------------------------------------
@@ -176,16 +185,17 @@ class CampaignSettings:
                 for f in fields(self)}
 
     def to_stored(self, **campaign_fields: Any) -> dict[str, Any]:
-        """The campaign's stored config: ``{"schema": 3, "settings": {...}, **campaign_fields}`` (e.g. budget)."""
+        """The campaign's stored config: ``{"schema": 4, "settings": {...}, **campaign_fields}`` (e.g. budget)."""
         return {"schema": SETTINGS_SCHEMA, "settings": self.to_json(), **campaign_fields}
 
     @classmethod
     def from_stored(cls, config: Mapping[str, Any]) -> CampaignSettings:
-        """The settings of a stored campaign config, of this schema or an older one: schema 2 (settings without the
+        """The settings of a stored campaign config, of this schema or an older one: schema 3 (without the warm
+        start, whose default is off), 2 (settings without the
         keys schema 3 added) or 1 (a flat dict, budget included). An older campaign's missing keys take
         :data:`LEGACY_DEFAULTS`, so that it resumes with the behaviour it was created with."""
         schema = config.get("schema", 1)
-        if schema == SETTINGS_SCHEMA:
+        if schema in (SETTINGS_SCHEMA, 3):  # schema 3 lacks only keys whose defaults are what it did
             values = dict(config.get("settings") or {})
         elif schema == 2:
             values = {**LEGACY_DEFAULTS, **(config.get("settings") or {})}

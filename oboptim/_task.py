@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
     from oboptim.priors import DiffusionPrior
+    from oboptim.sequences import SequenceSpace
 
 
 class TaskNotFoundError(SpecError):
@@ -62,6 +63,11 @@ class Task:
         oracle_defaults: settings that suit one named oracle better than :attr:`defaults`, applied when a campaign
             is created with that oracle, e.g. ``{"jpeg": {"alpha": 0.0003}}``: alpha is in oracle units, and JPEG
             sizes differ by hundredths of a kB where a log-probability spans tens of nats.
+        sequence: for a task over discrete sequences, its :class:`oboptim.sequences.SequenceSpace`. Candidates are
+            then ``[B, L]`` integers (what the oracle receives and storage keeps, shown as strings), the prior's
+            decoder gives per-position probabilities ``[B, L, V]`` (what ``features`` and ``reward`` see inside the
+            sampler), and a stored candidate reaches ``features`` as its one-hot ``[B, L, V]``. None: the decoded
+            particle is the candidate.
     """
 
     name: str
@@ -78,6 +84,20 @@ class Task:
         default_factory=dict
     )
     oracle_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    sequence: SequenceSpace | None = None
+
+    def to_candidates(self, decoded: Tensor) -> Tensor:
+        """Decoded particles ``[B, *domain_shape]`` -> the candidates the oracle receives (the most likely state per
+        position of a sequence task; the decoded particles themselves otherwise)."""
+        return decoded if self.sequence is None else self.sequence.to_tokens(decoded)
+
+    def to_domain(self, candidates: np.ndarray | Tensor) -> Tensor:
+        """Stored candidates -> what ``features`` takes, float32 (one-hots ``[B, L, V]`` for a sequence task)."""
+        import torch
+
+        if self.sequence is not None:
+            return self.sequence.to_domain(candidates)
+        return torch.as_tensor(candidates, dtype=torch.float32)
 
     def defaults_for(self, oracle: object = None) -> dict[str, Any]:
         """The task's defaults, overridden by those of the named oracle ``oracle`` (``NAME`` or ``NAME:ARG``)."""

@@ -21,6 +21,7 @@ from oboptim._outcomes import record_outcome
 from oboptim._settings import CampaignSettings, stored_budget
 from oboptim.errors import OboptimError
 from oboptim.oracles._outcome import Outcome
+from oboptim.sequences._space import SequenceSpace
 from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
 from oboptim.storage._store import Storage
 from oboptim.storage._validation import finite_value, valid_reason
@@ -43,6 +44,7 @@ class CampaignSummary:
         held: waiting trials asked for someone (``oboptim ask``) and not yet told.
         rounds: rounds proposed so far.
         best_value, best_trial: the best completed trial, or None.
+        best_x: a sequence campaign's best candidate as a string over its alphabet (None otherwise).
     """
 
     name: str
@@ -56,11 +58,14 @@ class CampaignSummary:
     rounds: int
     best_value: float | None
     best_trial: int | None
+    best_x: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["best"] = None if self.best_trial is None else {"trial_id": self.best_trial, "value": self.best_value}
-        del data["best_value"], data["best_trial"]
+        if data["best"] is not None and self.best_x is not None:
+            data["best"]["x"] = self.best_x
+        del data["best_value"], data["best_trial"], data["best_x"]
         return data
 
     def line(self) -> str:
@@ -68,6 +73,8 @@ class CampaignSummary:
         counts = ", ".join(f"{state} {count}" for state, count in self.counts.items() if count)
         held = f" ({self.held} asked)" if self.held else ""
         best = "-" if self.best_value is None else f"{self.best_value:.6g} (trial {self.best_trial})"
+        if self.best_x is not None:
+            best += f" {self.best_x}"
         return (f"{_shown(self.name)}: task {_shown(self.task)}, {self.finished}/{self.budget} finished, "
                 f"{self.rounds} rounds, {counts or 'no trials'}{held}, best {best}, {self.status}")
 
@@ -85,6 +92,12 @@ class CampaignView:
         self.storage = storage
         self.record = record
         self.settings = CampaignSettings.from_stored(record.config)
+        self.sequence = SequenceSpace.from_json(record.config.get("space"))
+
+    def shown_x(self, trial: TrialRecord) -> Any:
+        """A trial's candidate as shown to people: a string over the alphabet for a sequence campaign, else nested
+        lists of numbers."""
+        return trial.x_list() if self.sequence is None else self.sequence.format(trial.x)
 
     @classmethod
     def open(cls, name: str, storage: Storage | str | None = None, *, read_only: bool = False) -> CampaignView:
@@ -133,12 +146,15 @@ class CampaignView:
         record = self.storage.get_campaign_by_id(self.id)
         counts = self.storage.count_trials(self.id)
         best = self.storage.best_value(self.id)
+        best_x = None
+        if best is not None and self.sequence is not None:
+            best_x = self.shown_x(self.storage.get_trial(best[0], campaign_id=self.id))
         return CampaignSummary(
             name=record.name, task=record.task, status=record.status, seed=record.seed, budget=self.budget,
             finished=counts[TrialState.COMPLETED] + counts[TrialState.FAILED],
             counts={str(state): count for state, count in counts.items()}, held=self.storage.count_held(self.id),
             rounds=self.storage.count_rounds(self.id), best_value=None if best is None else best[1],
-            best_trial=None if best is None else best[0],
+            best_trial=None if best is None else best[0], best_x=best_x,
         )
 
     # -- telling ---------------------------------------------------------------------------------------------------

@@ -100,6 +100,13 @@ def tasks() -> None:
 @click.option("--manifold-check", type=click.FloatRange(0, 100, max_open=True), default=None,
               help="Drop final particles whose denoising error exceeds that of the worst this percent of prior "
                    f"samples; 0 turns it off.  [default: the task's, else {_LIBRARY.manifold_check:g}]")
+@click.option("--warm-start", type=click.FloatRange(0, 1, max_open=True), default=None,
+              help="Start each group of particles from one of the best candidates so far, noised to this fraction of "
+                   "the diffusion time (local edits); 0 starts from noise.  [default: the task's (sequence tasks: "
+                   f"0.5), else {_LIBRARY.warm_start:g}]")
+@click.option("--warm-start-seeds", type=click.IntRange(min=1), default=None,
+              help="With --warm-start: how many of the best candidates the groups start from.  [default: the "
+                   f"task's, else {_LIBRARY.warm_start_seeds}]")
 @kind_option("--resampling", RESAMPLERS, "SMC resampling scheme  [default: ssp]")
 @kind_option("--tempering", TEMPERING_SCHEDULES, "SMC tempering schedule  [default: exp]")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
@@ -136,7 +143,7 @@ def tasks() -> None:
 @user_errors
 def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
         acquisition, beta, particles, alpha, steps, alpha_units, selection, select_acquisition, top_fraction,
-        manifold_check, resampling, tempering, device, retries,
+        manifold_check, warm_start, warm_start_seeds, resampling, tempering, device, retries,
         max_failure_rate, particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, worker_name,
         grace_seconds, heartbeat_seconds, executor, max_pending, quiet) -> None:
     """Create campaign NAME on TASK, or resume it, and run it until BUDGET trials are finished.
@@ -154,7 +161,8 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
     settings = dict(batch_size=batch_size, surrogate=surrogate, acquisition=acquisition, beta=beta,
                     particles=particles, alpha=alpha, steps=steps, alpha_units=alpha_units, selection=selection,
                     select_acquisition=select_acquisition, top_fraction=top_fraction, manifold_check=manifold_check,
-                    resampling=resampling, tempering=tempering)
+                    warm_start=warm_start, warm_start_seeds=warm_start_seeds, resampling=resampling,
+                    tempering=tempering)
     task_options = _task_options(prior_path, prompt, guidance_scale, task_option_pairs)
     store = Storage(storage, create=not worker)
     if is_in_memory(store.url):
@@ -226,8 +234,9 @@ def ask(name, count, lease_seconds, storage) -> None:
     store = Storage(storage, create=False)
     _require_campaign(store, name)
     store.check_writable()  # before the proposal's work
-    for trial in Campaign.open(name, storage=store).ask(count, lease_seconds=lease_seconds):
-        click.echo(json.dumps({"trial_id": trial.id, "round": trial.round, "x": trial.x.tolist()}))
+    campaign = Campaign.open(name, storage=store)
+    for trial in campaign.ask(count, lease_seconds=lease_seconds):
+        click.echo(json.dumps({"trial_id": trial.id, "round": trial.round, "x": campaign.shown_x(trial)}))
 
 
 @main.command(context_settings={"ignore_unknown_options": True})
@@ -284,11 +293,12 @@ def release(name, trial_ids, all_asked, storage) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
 @user_errors
 def export(name, storage, fmt, out) -> None:
-    """One row per trial: trial_id, round, state, value, error, x (JSON list), provenance."""
+    """One row per trial: trial_id, round, state, value, error, x (JSON list; a string for sequences), provenance."""
     from oboptim._export import export_trials
     from oboptim._view import CampaignView
 
-    text = export_trials(CampaignView.open(name, storage, read_only=True).trials(), fmt)
+    view = CampaignView.open(name, storage, read_only=True)
+    text = export_trials(view.trials(), fmt, sequence=view.sequence)
     if out is None:
         click.echo(text, nl=False)
         return

@@ -18,7 +18,7 @@ PUBLIC_MODULES = {"oboptim.cli", "oboptim.errors", "oboptim.__main__"}  # single
 PACKAGES_WITH_EXPORTS = ["oboptim", "oboptim.executors", "oboptim.sampling", "oboptim.priors", "oboptim.surrogates",
                          "oboptim.acquisition",
                          "oboptim.oracles", "oboptim.storage", "oboptim.images", "oboptim.web", "oboptim.benchmark",
-                         "oboptim.testing"]
+                         "oboptim.sequences", "oboptim.testing"]
 # The bottom layers never import the layers above them.
 LOWER = ("oboptim.storage", "oboptim.priors", "oboptim.sampling", "oboptim.surrogates")
 UPPER = ("oboptim._campaign", "oboptim.cli", "oboptim._cli_common", "oboptim.web", "oboptim._proposal",

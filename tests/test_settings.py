@@ -100,7 +100,7 @@ def test_a_new_campaign_without_flags_gets_the_library_defaults(tmp_path):
     assert (settings.selection, settings.select_acquisition, settings.top_fraction) == ("sequential", "ucb", 0.5)
     assert settings.manifold_check == 2.0
     stored = campaign.storage.get_campaign("fresh").config
-    assert stored["schema"] == SETTINGS_SCHEMA == 3 and stored["settings"]["manifold_check"] == 2.0
+    assert stored["schema"] == SETTINGS_SCHEMA == 4 and stored["settings"]["manifold_check"] == 2.0
 
 
 def test_a_schema_2_config_fills_the_new_keys_with_their_legacy_values():
@@ -109,7 +109,7 @@ def test_a_schema_2_config_fills_the_new_keys_with_their_legacy_values():
     settings = CampaignSettings.from_stored(stored)
     assert (settings.acquisition, settings.alpha, settings.selection) == ("ucb", 0.05, "top")  # as stored
     assert (settings.manifold_check, settings.select_acquisition, settings.top_fraction) == (0.0, "", 0.5)
-    assert CampaignSettings.from_stored(settings.to_stored()) == settings  # written back as schema 3, unchanged
+    assert CampaignSettings.from_stored(settings.to_stored()) == settings  # written back as schema 4, unchanged
 
 
 def test_a_schema_2_campaign_resumes_with_its_old_behaviour(tmp_path):
@@ -145,3 +145,22 @@ def test_the_new_settings_are_checked_with_one_line_errors(changes, message):
     with pytest.raises(ConfigError, match=message) as caught:
         CampaignSettings(**changes)
     assert "\n" not in str(caught.value)
+
+
+def test_a_schema_3_config_reads_with_the_warm_start_off():
+    stored = {"schema": 3, "settings": {"acquisition": "mean", "alpha": 0.02, "particles": 32, "steps": 50,
+                                        "manifold_check": 2.0}, "budget": 16}
+    settings = CampaignSettings.from_stored(stored)
+    assert (settings.warm_start, settings.warm_start_seeds) == (0.0, 10)
+    assert settings.manifold_check == 2.0 and settings.particles == 32
+    assert CampaignSettings.from_stored(settings.to_stored()) == settings
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"warm_start": 1.0}, "warm_start must be a fraction"),
+    ({"warm_start": -0.1}, "warm_start must be a fraction"),
+    ({"warm_start_seeds": 0}, "warm_start_seeds must be a positive integer"),
+])
+def test_warm_start_settings_are_validated(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        CampaignSettings(**changes)

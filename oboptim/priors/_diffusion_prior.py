@@ -59,6 +59,8 @@ class DiffusionPrior:
         sample_shape: shape of one particle, e.g. ``(2,)`` or ``(4, 64, 64)``.
         prediction_type: ``"epsilon"``, ``"v_prediction"`` or ``"sample"`` (x0-prediction).
         decoder: optional differentiable map ``[B, *sample_shape] -> [B, *domain_shape]`` (e.g. a VAE decode).
+        encoder: optional map from a task's stored candidates to clean particles ``[B, *sample_shape]`` (the
+            relaxation of a sequence), what a warm start begins from; without a decoder, candidates are particles.
         conditioning: optional ``[G, ...]`` tensor (or ``[1, ...]``, broadcast), one row per group.
         final_alpha_cumprod: ``abar`` the last move lands on (1.0 means a clean sample).
         timestep_grid: optional ``num_steps -> LongTensor [K]`` giving the decreasing timesteps to use, e.g. a
@@ -82,6 +84,7 @@ class DiffusionPrior:
         conditioning: Tensor | None = None,
         final_alpha_cumprod: float = 1.0,
         timestep_grid: Callable[[int], Tensor] | None = None,
+        encoder: Callable[[Tensor], Tensor] | None = None,
     ) -> None:
         if prediction_type not in PREDICTION_TYPES:
             raise ValueError(f"prediction_type must be one of {PREDICTION_TYPES}, got {prediction_type!r}")
@@ -97,6 +100,7 @@ class DiffusionPrior:
         self.sample_shape = tuple(int(s) for s in sample_shape)
         self.prediction_type = prediction_type
         self.decoder = decoder
+        self.encoder = encoder
         self.conditioning = conditioning
         self.final_alpha_cumprod = float(final_alpha_cumprod)
         self._timestep_grid = timestep_grid
@@ -105,11 +109,19 @@ class DiffusionPrior:
     def num_train_timesteps(self) -> int:
         return int(self.alphas_cumprod.shape[0])
 
-    def time_grid(self, num_steps: int, device: torch.device | str = "cpu") -> TimeGrid:
-        """The ``num_steps``-step reverse grid, with ``abar`` at each step and at the step it lands on."""
+    def time_grid(self, num_steps: int, device: torch.device | str = "cpu", *, start: int | None = None) -> TimeGrid:
+        """The ``num_steps``-step reverse grid, with ``abar`` at each step and at the step it lands on.
+
+        With ``start``, the grid runs evenly spaced from model timestep ``start`` down to 0 (a warm start's grid).
+        """
         if not 1 <= num_steps <= self.num_train_timesteps:
             raise ValueError(f"num_steps must lie in [1, {self.num_train_timesteps}], got {num_steps}")
-        if self._timestep_grid is not None:
+        if start is not None:
+            if not num_steps - 1 <= start < self.num_train_timesteps:
+                raise ValueError(f"a grid of {num_steps} steps must start at a timestep in [{num_steps - 1}, "
+                                 f"{self.num_train_timesteps - 1}], got {start}")
+            timesteps = torch.linspace(start, 0, num_steps, dtype=torch.float64).round().long()
+        elif self._timestep_grid is not None:
             timesteps = torch.as_tensor(self._timestep_grid(num_steps), dtype=torch.long).cpu()
         else:
             stride = self.num_train_timesteps // num_steps
@@ -145,6 +157,16 @@ class DiffusionPrior:
     def decode(self, x0: Tensor) -> Tensor:
         """Map samples ``[B, *sample_shape]`` into the task's domain (identity without a decoder)."""
         return x0 if self.decoder is None else self.decoder(x0)
+
+    def encode(self, candidates: Tensor) -> Tensor:
+        """Stored candidates -> clean particles ``[B, *sample_shape]`` float32 (a warm start's seeds).
+
+        Raises ValueError for a prior with a decoder but no encoder (e.g. a latent model: no inverse is known)."""
+        if self.encoder is not None:
+            return self.encoder(candidates).float()
+        if self.decoder is not None:
+            raise ValueError("a warm start needs the prior's encoder: this prior decodes its particles and has none")
+        return torch.as_tensor(candidates, dtype=torch.float32)
 
     @classmethod
     def from_diffusers(cls, model: torch.nn.Module, scheduler, **kwargs) -> DiffusionPrior:

@@ -136,6 +136,8 @@ class SMCSampler:
         *,
         conditioning: Tensor | None = None,
         progress: bool = False,
+        start: Tensor | None = None,
+        start_timestep: int | None = None,
     ) -> SMCResult:
         """Run G independent SMC groups in one batch on the generator's device.
 
@@ -145,12 +147,27 @@ class SMCSampler:
             conditioning: ``[G, ...]`` or ``[1, ...]`` rows handed to the prior's ``eps_fn``; overrides the
                 prior's own conditioning.
             progress: show a tqdm bar.
+            start: optional ``[G, *sample_shape]`` clean particles to start from (a warm start, as in SDEdit): group
+                ``g`` starts at ``x_t = sqrt(abar_t) start[g] + sqrt(1 - abar_t) noise`` with ``t = start_timestep``
+                and runs ``num_steps`` evenly spaced reverse steps from there to 0. The final particles then follow
+                the prior's reverse process from that noised copy (local edits that stay on the prior's support),
+                tilted by the reward, rather than the whole target.
+            start_timestep: the model timestep a warm start begins at (required with ``start``, at least
+                ``num_steps - 1``).
         """
         if num_groups < 1:
             raise ValueError(f"num_groups must be >= 1, got {num_groups}")
         generator = _as_generator(generator)
         cfg = self.config
-        grid = self.prior.time_grid(cfg.num_steps, device=generator.device)
+        if start is not None:
+            if start_timestep is None:
+                raise ValueError("a warm start needs start_timestep")
+            if tuple(start.shape) != (num_groups, *self.prior.sample_shape):
+                raise ValueError(f"start must have shape {(num_groups, *self.prior.sample_shape)}, "
+                                 f"got {tuple(start.shape)}")
+            grid = self.prior.time_grid(cfg.num_steps, device=generator.device, start=start_timestep)
+        else:
+            grid = self.prior.time_grid(cfg.num_steps, device=generator.device)
         schedule = tempering_schedule(
             cfg.tempering, cfg.num_steps, gamma=cfg.gamma, power=cfg.tempering_power, start=cfg.tempering_start
         ).tolist()  # host floats: decisions on them never wait for the device
@@ -159,7 +176,7 @@ class SMCSampler:
             num_groups=num_groups, num_particles=cfg.num_particles,
             conditioning=conditioning if conditioning is not None else self.prior.conditioning,
         )
-        state = smc_init(evaluator, grid, schedule, num_groups, cfg, generator)
+        state = smc_init(evaluator, grid, schedule, num_groups, cfg, generator, start=start)
         infos = []
         steps = range(cfg.num_steps)
         if progress:
@@ -175,11 +192,15 @@ class SMCSampler:
 
 def smc_init(
     evaluator: ParticleEvaluator, grid: TimeGrid, schedule: list[float], num_groups: int, cfg: SMCConfig,
-    generator: torch.Generator,
+    generator: torch.Generator, start: Tensor | None = None,
 ) -> SMCState:
-    """Draw ``x_K ~ N(0, I)`` and weight it by the first twist ``lambda_0 r(x0_hat) / alpha``."""
+    """Draw ``x_K ~ N(0, I)`` (or, with ``start [G, *sample_shape]``, ``x_K ~ N(sqrt(abar_K) start, (1 - abar_K) I)``)
+    and weight it by the first twist ``lambda_0 r(x0_hat) / alpha``."""
     shape = (num_groups, cfg.num_particles, *evaluator.prior.sample_shape)
     particles = torch.randn(shape, generator=generator, device=generator.device, dtype=torch.float32)
+    if start is not None:
+        abar = grid.abar[0]
+        particles = abar.sqrt() * start.to(particles).unsqueeze(1) + (1 - abar).sqrt() * particles
     with_grad = cfg.guidance and (schedule[1] > 0 or _is_adaptive(cfg))
     evaluation = evaluator.at_timestep(particles, grid.timesteps[0], grid.abar[0], with_grad=with_grad)
     lam = torch.full((num_groups,), schedule[0], device=particles.device)

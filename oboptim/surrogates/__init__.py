@@ -15,7 +15,7 @@ _EXPORTS = {
     ],
     "oboptim.surrogates._ensemble": ["EnsembleSurrogate"],
     "oboptim.surrogates._features": ["FeatureMap", "IdentityFeatures"],
-    "oboptim.surrogates._gp": ["GPSurrogate"],
+    "oboptim.surrogates._gp": ["GPSurrogate", "HammingGPSurrogate"],
 }
 
 __all__ = public_names(_EXPORTS)
@@ -33,4 +33,4 @@ if TYPE_CHECKING:
     )
     from oboptim.surrogates._ensemble import EnsembleSurrogate
     from oboptim.surrogates._features import FeatureMap, IdentityFeatures
-    from oboptim.surrogates._gp import GPSurrogate
+    from oboptim.surrogates._gp import GPSurrogate, HammingGPSurrogate

@@ -75,6 +75,8 @@ class GPSurrogate(Surrogate):
 
     kind = "gp"
 
+    isotropic = False  # one lengthscale per feature (ARD)
+
     def __init__(self, *, max_exact: int = 512, num_inducing: int | None = 256, max_sparse: int = 50_000,
                  max_fit_points: int = 300, maxiter: int = 50, n_restarts: int = 2) -> None:
         super().__init__()
@@ -85,7 +87,8 @@ class GPSurrogate(Surrogate):
         self.maxiter = maxiter
         self.n_restarts = n_restarts
         self.fit_settings = GPFitSettings(maxiter=maxiter, n_restarts=n_restarts,
-                                          max_cholesky_size=max(max_exact, max_fit_points) + 1)
+                                          max_cholesky_size=max(max_exact, max_fit_points) + 1,
+                                          isotropic=self.isotropic)
         self.model: SingleTaskGP | None = None
         self.num_pending = 0
 
@@ -289,3 +292,17 @@ def _conditioned_model(source: SingleTaskGP, X: Tensor, standardized: Tensor, bo
                          mean_module=copy.deepcopy(source.mean_module),
                          input_transform=Normalize(d=X.shape[-1], bounds=bounds), outcome_transform=None)
     return model.eval().requires_grad_(False)
+
+
+@SURROGATES.implements("hamming-gp")
+class HammingGPSurrogate(GPSurrogate):
+    """:class:`GPSurrogate` with one lengthscale shared by every feature (an isotropic RBF kernel).
+
+    On one-hot features of sequences ``[B, L V]`` the squared distance is twice the Hamming distance ``H``, so the
+    kernel is the exponentiated Hamming kernel ``exp(-H / l^2)``, a kernel for categorical inputs; inside the sampler
+    the same kernel is a smooth function of the soft decode, so guidance works. One lengthscale instead of ``L V``
+    also keeps the fit cheap at thousands of features. Same arguments as :class:`GPSurrogate`.
+    """
+
+    kind = "hamming-gp"
+    isotropic = True

@@ -26,7 +26,10 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
 from gpytorch import settings as gpytorch_settings
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import RBFKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 from torch import Tensor
 
 from oboptim.surrogates._base import SurrogateFitWarning
@@ -51,6 +54,7 @@ class GPFitSettings:
     maxiter: int = 50
     n_restarts: int = 2
     max_cholesky_size: int = 4096
+    isotropic: bool = False  # one lengthscale for every feature (False: one per feature, ARD)
 
 
 def input_bounds(X: Tensor) -> Tensor:
@@ -61,19 +65,33 @@ def input_bounds(X: Tensor) -> Tensor:
     return torch.stack([lower - pad, upper + pad])
 
 
-def build_fit_model(X: Tensor, y: Tensor, bounds: Tensor) -> SingleTaskGP:
-    """A fresh ``SingleTaskGP`` on ``X [n, F]``, ``y [n]`` (float64) with BoTorch's default priors."""
+def build_fit_model(X: Tensor, y: Tensor, bounds: Tensor, isotropic: bool = False) -> SingleTaskGP:
+    """A fresh ``SingleTaskGP`` on ``X [n, F]``, ``y [n]`` (float64) with BoTorch's default priors; ``isotropic``
+    shares one lengthscale between all features (with BoTorch's dimension-scaled prior on it)."""
+    covar_module = isotropic_rbf_kernel(X.shape[-1]) if isotropic else None
     with warnings.catch_warnings():
         # Constant values standardize to zeros, which BoTorch flags; a flat posterior is the right answer there.
         warnings.simplefilter("ignore", InputDataWarning)
         return SingleTaskGP(X, y.unsqueeze(-1), input_transform=Normalize(d=X.shape[-1], bounds=bounds),
-                            outcome_transform=Standardize(m=1))
+                            outcome_transform=Standardize(m=1), covar_module=covar_module)
+
+
+def isotropic_rbf_kernel(dim: int) -> RBFKernel:
+    """An RBF kernel with one lengthscale and BoTorch's prior for ``dim`` features (LogNormal, scaled by ``dim``).
+
+    On one-hot features of sequences (squared distance twice the Hamming distance ``H``) it is the exponentiated
+    Hamming kernel ``exp(-H / l^2)``."""
+    prior = LogNormalPrior(loc=math.sqrt(2) + 0.5 * math.log(dim), scale=math.sqrt(3))
+    return RBFKernel(lengthscale_prior=prior,
+                     lengthscale_constraint=GreaterThan(2.5e-2, transform=None, initial_value=prior.mode))
 
 
 def set_hyperparameters(model: SingleTaskGP, lengthscale: Tensor, noise: float, constant: float = 0.0) -> None:
-    """Overwrite the kernel lengthscales ``[F]``, the noise variance and the constant mean (standardized units)."""
+    """Overwrite the kernel lengthscales ``[F]`` (or ``[1]``), the noise variance and the constant mean
+    (standardized units)."""
     with torch.no_grad():
-        model.covar_module.lengthscale = lengthscale.reshape(model.covar_module.lengthscale.shape)
+        shape = model.covar_module.lengthscale.shape
+        model.covar_module.lengthscale = lengthscale.reshape(-1)[: shape[-1]].reshape(shape)
         model.likelihood.noise = torch.full_like(model.likelihood.noise, noise)
         model.mean_module.constant = torch.full_like(model.mean_module.constant, constant)
 
@@ -84,14 +102,14 @@ def fit_gp(X: Tensor, y: Tensor, bounds: Tensor, *, generator: torch.Generator,
     started = time.perf_counter()
     errors: list[str] = []
     for attempt in range(1 + settings.n_restarts):
-        model = build_fit_model(X, y, bounds)
+        model = build_fit_model(X, y, bounds, settings.isotropic)
         if attempt > 0:
             _draw_initial_hyperparameters(model, generator)
         error = _try_fit(model, settings)
         if error is None:
             return model.eval(), _diagnostics(model, attempt + 1, errors, False, started, settings)
         errors.append(error)
-    model = build_fit_model(X, y, bounds)
+    model = build_fit_model(X, y, bounds, settings.isotropic)
     dim = X.shape[-1]
     set_hyperparameters(model, torch.full((dim,), FALLBACK_LENGTHSCALE * math.sqrt(dim), dtype=X.dtype),
                         FALLBACK_NOISE)
@@ -137,8 +155,9 @@ def _try_fit(model: SingleTaskGP, settings: GPFitSettings) -> str | None:
 
 def _draw_initial_hyperparameters(model: SingleTaskGP, generator: torch.Generator) -> None:
     """Log-uniform random lengthscales and noise from ``generator`` (a restart from another basin)."""
-    dim = model.covar_module.lengthscale.shape[-1]
-    log_lengthscale = _log_uniform(RESTART_LENGTHSCALE_RANGE, (dim,), generator) + 0.5 * math.log(dim)
+    count = model.covar_module.lengthscale.shape[-1]  # F with ARD, 1 when isotropic
+    dim = model.train_inputs[0].shape[-1]
+    log_lengthscale = _log_uniform(RESTART_LENGTHSCALE_RANGE, (count,), generator) + 0.5 * math.log(dim)
     log_noise = _log_uniform(RESTART_NOISE_RANGE, (1,), generator)
     set_hyperparameters(model, log_lengthscale.exp().to(torch.float64), float(log_noise.exp()))
 

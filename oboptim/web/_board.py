@@ -19,9 +19,10 @@ import numpy as np
 
 from oboptim._outcomes import record_outcome
 from oboptim.errors import OboptimError
-from oboptim.images._pictures import candidate_kind
+from oboptim.images._pictures import NUMBERS, candidate_kind
 from oboptim.oracles._human import format_candidate
 from oboptim.oracles._outcome import Outcome
+from oboptim.sequences._space import SequenceSpace
 from oboptim.storage._errors import TrialConflictError, UnknownTrialError
 from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
 from oboptim.storage._store import Storage
@@ -80,6 +81,7 @@ class RatingBoard:
     def __init__(self, storage: Storage, campaign: CampaignRecord) -> None:
         self.storage = storage
         self.campaign = campaign
+        self.sequence = SequenceSpace.from_json(campaign.config.get("space"))
         self._skipped: dict[int, None] = {}  # insertion-ordered set: the last skipped goes last
         self._lock = threading.Lock()
         self._completed_cache: tuple[int, list[TrialRecord]] = (-1, [])
@@ -106,10 +108,15 @@ class RatingBoard:
         skip_order = self._skip_order({t.id for t in trials})
         trials.sort(key=lambda t: (t.id in skip_order, skip_order.get(t.id, 0), t.number))
         return [
-            PendingTrial(id=t.id, round=t.round, state=t.state, kind=candidate_kind(t.x.shape),
-                         numbers=format_candidate(t.x), skipped=t.id in skip_order)
+            PendingTrial(id=t.id, round=t.round, state=t.state, kind=self._kind(t),
+                         numbers=format_candidate(t.x) if self.sequence is None else self.sequence.format(t.x),
+                         skipped=t.id in skip_order)
             for t in trials
         ]
+
+    def _kind(self, trial: TrialRecord) -> str:
+        """How the page shows a candidate: a sequence as its string, else by shape (picture, point, numbers)."""
+        return NUMBERS if self.sequence is not None else candidate_kind(trial.x.shape)
 
     def progress(self, pending: list[PendingTrial] | None = None) -> Progress:
         """The counts and best so far; ``pending`` (from :meth:`pending`) saves reading it again."""

@@ -1,0 +1,137 @@
+"""The ehrlich task: holo's Ehrlich function as the oracle, sequences as candidates, a campaign that resumes exactly.
+
+Small settings keep the campaigns quick (20 candidates a round, 8 particles, 10 steps); the behaviour tested (integer
+candidates, no repeated sequence, strings in every reading command, exact resume) does not depend on the sizes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from holo.test_functions.closed_form import Ehrlich
+
+from oboptim import Campaign, load_task
+from oboptim.cli import main
+from oboptim.tasks.ehrlich import INSTANCES, EhrlichSpec, is_feasible, make_function, sample_feasible
+
+SMALL = {"batch_size": 20, "particles": 8, "steps": 10}
+
+
+def quiet(campaign, budget, **kwargs):
+    campaign.run(budget=budget, progress=False, log=lambda line: None, **kwargs)
+
+
+def test_oracle_values_equal_holos_including_infeasible_sequences():
+    spec = EhrlichSpec(num_states=8, length=16, num_motifs=2, motif_length=3, quantization=3, function_seed=4)
+    task = load_task("ehrlich", spec.to_dict())
+    reference = Ehrlich(num_states=8, dim=16, num_motifs=2, motif_length=3, quantization=3, noise_std=0.0,
+                        negate=False, random_seed=4)
+    feasible = sample_feasible(reference, 200, seed=1)
+    random = np.random.default_rng(0).integers(0, 8, size=(200, 16))  # most are infeasible
+    optimum = reference.optimal_solution().numpy().reshape(1, -1)
+    x = np.concatenate([feasible, random, optimum])
+    expected = reference(torch.as_tensor(x)).double().numpy()
+    got = np.array(task.oracle(x))
+    np.testing.assert_array_equal(got, expected)
+    assert got[-1] == 1.0 and np.isinf(got).sum() > 100 and np.isfinite(got[:200]).all()
+    np.testing.assert_array_equal(is_feasible(reference, x), np.isfinite(expected))
+
+
+def test_bad_options_are_one_line_errors():
+    from oboptim import TaskNotFoundError
+
+    with pytest.raises(TaskNotFoundError, match="must not exceed length"):
+        load_task("ehrlich", {"length": 6, "num_motifs": 2, "motif_length": 4})
+    with pytest.raises(TaskNotFoundError, match="num_states must lie in"):
+        load_task("ehrlich", {"num_states": 100})
+    with pytest.raises(TaskNotFoundError, match="takes num_states"):
+        load_task("ehrlich", {"motifs": 3})
+
+
+def test_the_shipped_prior_is_the_chain_the_task_would_fit():
+    from oboptim.sequences import load_markov_denoiser
+    from oboptim.tasks.ehrlich import fit_prior_chain
+
+    spec = INSTANCES["a"]
+    shipped, metadata = load_markov_denoiser(spec.prior_path)
+    fitted, _ = fit_prior_chain(spec)
+    torch.testing.assert_close(shipped.log_transition.exp(), fitted.log_transition.exp())
+    assert metadata["spec"] == spec.to_dict()
+
+
+def test_campaign_proposes_new_feasible_sequences_and_resumes_exactly(tmp_path):
+    a = Campaign.open("a", task="ehrlich", storage=f"sqlite:///{tmp_path / 'a.db'}", seed=3, **SMALL)
+    quiet(a, 60)
+    b = Campaign.open("b", task="ehrlich", storage=f"sqlite:///{tmp_path / 'b.db'}", seed=3, **SMALL)
+    quiet(b, 20)
+    b.storage.close()
+    b = Campaign.open("b", storage=f"sqlite:///{tmp_path / 'b.db'}")
+    quiet(b, 60)
+    xa = np.stack([t.x for t in a.trials()])
+    xb = np.stack([t.x for t in b.trials()])
+    assert xa.shape == (60, 32) and xa.dtype == np.int64
+    np.testing.assert_array_equal(xa, xb)
+    assert [t.value for t in a.trials()] == [t.value for t in b.trials()]
+    assert len({row.tobytes() for row in xa}) == 60  # no sequence is queried twice
+    assert is_feasible(make_function(INSTANCES["a"]), xa).mean() >= 0.99
+    assert all(t.state == "completed" for t in a.trials())
+    later = [t for t in a.trials() if t.round > 0]
+    assert later and all(np.isfinite(json.loads(json.dumps(t.provenance))["predicted_mean"]) for t in later)
+
+
+def test_derivative_free_and_cold_start_work(tmp_path):
+    c = Campaign.open("c", task="ehrlich", storage=f"sqlite:///{tmp_path / 'c.db'}", seed=0, guidance=False,
+                      warm_start=0.0, **SMALL)
+    quiet(c, 40)
+    x = np.stack([t.x for t in c.trials()])
+    assert x.shape == (40, 32) and len({row.tobytes() for row in x}) == 40
+
+
+def test_reading_commands_show_sequences_as_strings(tmp_path):
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    c = Campaign.open("r", task="ehrlich", storage=url, seed=1, **SMALL)
+    quiet(c, 20)
+    alphabet = c.task.sequence.alphabet
+    stored = {t.id: t.x for t in c.trials()}
+    c.storage.close()
+    runner = CliRunner()
+
+    exported = runner.invoke(main, ["export", "r", "--storage", url, "--format", "json"])
+    assert exported.exit_code == 0, exported.output
+    rows = json.loads(exported.output)
+    assert len(rows) == 20
+    for row in rows:
+        assert isinstance(row["x"], str) and len(row["x"]) == 32 and set(row["x"]) <= set(alphabet)
+        np.testing.assert_array_equal([alphabet.index(ch) for ch in row["x"]], stored[row["trial_id"]])
+    csv_text = runner.invoke(main, ["export", "r", "--storage", url]).output
+    assert rows[0]["x"] in csv_text
+
+    status = json.loads(runner.invoke(main, ["status", "r", "--storage", url, "--json"]).output)
+    best = status["best"]
+    assert best["x"] == next(r["x"] for r in rows if r["trial_id"] == best["trial_id"])
+    assert best["x"] in runner.invoke(main, ["status", "r", "--storage", url]).output
+
+    asked = runner.invoke(main, ["ask", "r", "--storage", url, "-n", "3"])
+    assert asked.exit_code == 0, asked.output
+    lines = [json.loads(line) for line in asked.output.splitlines()]
+    assert len(lines) == 3 and all(isinstance(line["x"], str) and len(line["x"]) == 32 for line in lines)
+    assert not {line["x"] for line in lines} & {row["x"] for row in rows}
+
+
+def test_rating_page_shows_sequences(tmp_path):
+    from oboptim.web import RatingBoard
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    c = Campaign.open("w", task="ehrlich", storage=url, seed=2, **SMALL)
+    trials = c.ask(4)
+    strings = {t.id: c.shown_x(t) for t in trials}
+    c.storage.close()
+    board = RatingBoard.open(url, "w")
+    pending = board.pending()
+    board.close()
+    assert {p.id: p.numbers for p in pending} == strings
+    assert all(p.kind == "numbers" for p in pending)
