@@ -18,7 +18,7 @@ _EXPORTS = {
     "oboptim._records": ["Provenance", "RoundDiagnostics"],
     "oboptim._registry": ["TASKS", "Kind", "Registry"],
     "oboptim._report": ["write_report"],
-    "oboptim._settings": ["CampaignSettings"],
+    "oboptim._settings": ["CampaignSettings", "SEQUENCE_DEFAULTS"],
     "oboptim._task": ["Task", "TaskNotFoundError", "list_tasks", "load_task", "oracle_without_argument"],
     "oboptim.errors": ["ConfigError", "OboptimError", "UnknownKindError"],
     "oboptim.priors._diffusion_prior": ["DiffusionPrior"],
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from oboptim._records import Provenance, RoundDiagnostics
     from oboptim._registry import TASKS, Kind, Registry
     from oboptim._report import write_report
-    from oboptim._settings import CampaignSettings
+    from oboptim._settings import SEQUENCE_DEFAULTS, CampaignSettings
     from oboptim._task import Task, TaskNotFoundError, list_tasks, load_task, oracle_without_argument
     from oboptim.errors import ConfigError, OboptimError, UnknownKindError
     from oboptim.priors._diffusion_prior import DiffusionPrior

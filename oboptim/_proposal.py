@@ -251,10 +251,11 @@ def check_manifold(prior: DiffusionPrior, result: SMCResult, settings: CampaignS
 
 def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, history: History,
                             checked: ManifoldFilter) -> ManifoldFilter:
-    """Step 6b, for a sequence task: each final particle snapped to its sequence (so that particles with the same
-    sequence are copies, which the selections take once), rewards recomputed on the sequences, and the sequences
-    already scored or pending given reward ``-inf`` and weight 0 (a group where none is new keeps its weights): a
-    discrete space repeats itself, and a repeated query teaches nothing."""
+    """Step 6b, for a sequence task: each final particle snapped to its sequence, rewards recomputed on the
+    sequences, and every particle whose sequence was already scored, is pending, or is held by a heavier particle of
+    this round given reward ``-inf`` and weight 0 (a group where none is left keeps its weights): a discrete space
+    repeats itself, and a repeated query teaches nothing. Snapped particles with one sequence are copies, which the
+    selections across groups take once."""
     if task.sequence is None:
         return checked
     result = checked.result
@@ -264,14 +265,21 @@ def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, his
         tokens = task.to_candidates(prior.decode(flat)).cpu()
         snapped = prior.encode(tokens).to(flat)
         rewards = tilted.reward(prior.decode(snapped)).float().view(groups, n).to(result.rewards)
-    known = {np.ascontiguousarray(row).tobytes() for row in np.concatenate([history.X, history.pending])
-             .astype(np.int64)} if history.X.size + history.pending.size else set()
-    fresh = torch.tensor([row.tobytes() not in known for row in tokens.numpy().astype(np.int64)],
-                         device=result.log_weights.device).view(groups, n)
-    keep_weight = fresh | ~fresh.any(-1, keepdim=True)
+    seen = {np.ascontiguousarray(row).tobytes() for row in np.concatenate([history.X, history.pending])
+            .astype(np.int64)}
+    rows = tokens.numpy().astype(np.int64)
+    fresh = np.zeros(groups * n, dtype=bool)
+    usable = torch.isfinite(result.rewards).reshape(-1).cpu().numpy()  # the manifold check's verdict stands
+    for index in torch.argsort(result.log_weights.reshape(-1).cpu(), descending=True, stable=True).tolist():
+        key = rows[index].tobytes()
+        if usable[index] and key not in seen:
+            seen.add(key)
+            fresh[index] = True
+    fresh_mask = torch.from_numpy(fresh).view(groups, n).to(result.log_weights.device)
+    keep_weight = fresh_mask | ~fresh_mask.any(-1, keepdim=True)
     log_weights = torch.where(keep_weight, result.log_weights, torch.full_like(result.log_weights, -math.inf))
     log_weights = log_weights - torch.logsumexp(log_weights, -1, keepdim=True)
-    rewards = torch.where(fresh & torch.isfinite(result.rewards), rewards, torch.full_like(rewards, -math.inf))
+    rewards = torch.where(fresh_mask, rewards, torch.full_like(rewards, -math.inf))
     snapped_result = dataclasses.replace(result, particles=snapped.view_as(result.particles), rewards=rewards,
                                          log_weights=log_weights)
     return ManifoldFilter(snapped_result, checked.dropped)

@@ -52,6 +52,18 @@ LEGACY_DEFAULTS: dict[str, Any] = {
 switched off). A stored campaign of schema 1 or 2 fills a key it lacks from here, so it resumes as it was created;
 the benchmark pins its baseline rows to them."""
 
+SEQUENCE_DEFAULTS: dict[str, Any] = {
+    "surrogate": "hamming-gp", "acquisition": "ucb", "alpha": 0.05, "particles": 4, "steps": 10, "gamma": 0.09,
+    "selection": "argmax", "select_acquisition": "", "manifold_check": 0.0, "warm_start": 0.5,
+    "warm_start_seeds": 10, "batch_size": 100,
+}
+"""The defaults for a task over sequences (``Task.sequence`` set), where they differ from the library's
+(bench/ehrlich.md, "How the sequence defaults were chosen"): the exponentiated Hamming kernel; each group of 4
+particles warm-started from one of the 10 best sequences, noised to half the diffusion time, for 10 steps, with the
+tempering reaching 1 at about 80% of them (``gamma`` 0.09); the sampler tilted by UCB with alpha 0.05 standard
+deviations; each group's heaviest new sequence taken; no manifold check (the prior's samples are all feasible); 100
+candidates a round. A task's own defaults override these."""
+
 TaskOptionValue = str | int | float | bool | None
 
 
@@ -259,5 +271,5 @@ def _refuse_unknown(keys: set[str], where: str) -> None:
                           f"{', '.join(CampaignSettings.names())}")
 
 
-__all__ = ["ALPHA_UNITS", "LEGACY_DEFAULTS", "SETTINGS_SCHEMA", "TASK_RUN_DEFAULTS", "CampaignSettings",
-           "stored_budget"]
+__all__ = ["ALPHA_UNITS", "LEGACY_DEFAULTS", "SEQUENCE_DEFAULTS", "SETTINGS_SCHEMA", "TASK_RUN_DEFAULTS",
+           "CampaignSettings", "stored_budget"]

@@ -100,9 +100,13 @@ class Task:
         return torch.as_tensor(candidates, dtype=torch.float32)
 
     def defaults_for(self, oracle: object = None) -> dict[str, Any]:
-        """The task's defaults, overridden by those of the named oracle ``oracle`` (``NAME`` or ``NAME:ARG``)."""
+        """The task's defaults, overridden by those of the named oracle ``oracle`` (``NAME`` or ``NAME:ARG``); a
+        sequence task's start from :data:`oboptim.SEQUENCE_DEFAULTS`."""
+        from oboptim._settings import SEQUENCE_DEFAULTS
+
         name = oracle.partition(":")[0] if isinstance(oracle, str) else None
-        return {**self.defaults, **self.oracle_defaults.get(name, {})}
+        base = SEQUENCE_DEFAULTS if self.sequence is not None else {}
+        return {**base, **self.defaults, **self.oracle_defaults.get(name, {})}
 
 
 def oracle_without_argument(name: str, oracle: Callable[[np.ndarray], Sequence[float]]):

@@ -72,8 +72,9 @@ def run_campaign(spec: EhrlichSpec, seed: int, budget: int, overrides: dict, wor
     rounds = np.array([t.round for t in trials])
     round_seconds = [float((r.diagnostics or {}).get("seconds_fit") or 0) + float(
         (r.diagnostics or {}).get("seconds_propose") or 0) for r in campaign.storage.rounds(campaign.id)]
+    repeats = len(trials) - len({t.x.tobytes() for t in trials})
     campaign.storage.close()
-    return _summary(values, rounds, seconds, round_seconds=round_seconds)
+    return {**_summary(values, rounds, seconds, round_seconds=round_seconds), "repeated_queries": repeats}
 
 
 def run_random(spec: EhrlichSpec, seed: int, budget: int) -> dict:

@@ -166,10 +166,8 @@ def space_of(spec: EhrlichSpec) -> SequenceSpace:
     return SequenceSpace(default_alphabet(spec.num_states), spec.length)
 
 
-# Campaign defaults for sequence tasks (bench/ehrlich.md): a hundred candidates a round, each group of particles
-# started from a noised copy of one of the best sequences so far (local, prior-corrected edits).
-DEFAULTS = {"batch_size": 100, "budget": 1000, "particles": 8, "steps": 10, "warm_start": 0.5,
-            "warm_start_seeds": 10, "surrogate": "hamming-gp", "manifold_check": 0.0}
+# The library's defaults for sequences (oboptim.SEQUENCE_DEFAULTS) apply; only the run length is the task's own.
+DEFAULTS = {"budget": 1000}
 
 
 def make_task(num_states: int = 32, length: int = 32, num_motifs: int = 2, motif_length: int = 4,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TextIO
 
 import numpy as np
@@ -42,6 +42,8 @@ class TerminalHumanOracle(Oracle):
         output_stream: where candidates and prompts are written (default: ``sys.stdout`` at construction).
         low, high: optional bounds for a valid score, inclusive.
         max_attempts: invalid answers tolerated per trial before it fails with "no valid answer".
+        show: how a candidate is written (default: its numbers, or a summary of a large array); a sequence task's
+            campaign writes its sequences as strings.
     """
 
     name = "human"
@@ -53,6 +55,7 @@ class TerminalHumanOracle(Oracle):
         low: float | None = None,
         high: float | None = None,
         max_attempts: int = 5,
+        show: Callable[[np.ndarray], str] | None = None,
     ) -> None:
         if low is not None and high is not None and low > high:
             raise ValueError(f"low ({low}) must not exceed high ({high})")
@@ -63,6 +66,7 @@ class TerminalHumanOracle(Oracle):
         self.low = low
         self.high = high
         self.max_attempts = max_attempts
+        self.show = show or format_candidate
 
     def evaluate(self, trial_ids: Sequence[int], xs: np.ndarray) -> list[Outcome]:
         """Ask for each trial's score in turn.
@@ -74,7 +78,7 @@ class TerminalHumanOracle(Oracle):
         ids, xs = check_batch(trial_ids, xs)
         outcomes: list[Outcome] = []
         for trial_id, x in zip(ids, xs):
-            self._say(f"trial {trial_id}: x = {format_candidate(x)}")
+            self._say(f"trial {trial_id}: x = {self.show(x)}")
             try:
                 outcomes.append(self._ask_score())
             except _EndOfInput:
@@ -128,7 +132,8 @@ class TerminalHumanOracle(Oracle):
 @ORACLE_KINDS.implements("human")
 def terminal_oracle(context: OracleContext) -> TerminalHumanOracle:
     """``--oracle human``: a :class:`TerminalHumanOracle` on standard input and output."""
-    return TerminalHumanOracle()
+    sequence = context.task.sequence if context.task is not None else None
+    return TerminalHumanOracle(show=sequence.format if sequence is not None else None)
 
 
 def format_candidate(x: np.ndarray, max_elements: int = INLINE_MAX_ELEMENTS) -> str:

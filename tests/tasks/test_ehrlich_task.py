@@ -135,3 +135,46 @@ def test_rating_page_shows_sequences(tmp_path):
     board.close()
     assert {p.id: p.numbers for p in pending} == strings
     assert all(p.kind == "numbers" for p in pending)
+
+
+def test_the_terminal_rater_sees_sequences_as_strings():
+    import io
+
+    from oboptim.oracles import OracleContext
+    from oboptim.oracles._human import terminal_oracle
+
+    task = load_task("ehrlich")
+    oracle = terminal_oracle(OracleContext(task=task))
+    oracle.input_stream, oracle.output_stream = io.StringIO("0.5\n"), io.StringIO()
+    x = np.arange(32).reshape(1, 32) % 32
+    outcomes = oracle.evaluate([7], x)
+    assert outcomes[0].value == 0.5
+    assert f"trial 7: x = {task.sequence.format(x[0])}" in oracle.output_stream.getvalue()
+
+
+def test_known_and_repeated_sequences_are_excluded_before_selection():
+    from oboptim._proposal import History, ManifoldFilter, Tilt, exclude_known_sequences
+    from oboptim.sampling import SMCResult
+
+    task = load_task("ehrlich")
+    prior = task.load_prior(torch.device("cpu"))
+    rng = np.random.default_rng(0)
+    tokens = torch.as_tensor(rng.integers(0, 32, size=(6, 32)))
+    # 2 groups x 3 particles: (known, new A, new A) and (new B, new A again, new C)
+    layout = torch.stack([tokens[0], tokens[1], tokens[1], tokens[2], tokens[1], tokens[3]]).view(2, 3, 32)
+    particles = prior.encode(layout.reshape(-1, 32)).view(2, 3, 32, 32) * 0.9  # not yet snapped
+    log_weights = torch.log_softmax(torch.tensor([[3.0, 1.0, 2.0], [0.0, 5.0, -1.0]]), -1)
+    steps = torch.zeros(1, 2)
+    result = SMCResult(particles=particles, log_weights=log_weights, log_z=torch.zeros(2), ess=steps,
+                       lambdas=torch.ones(2, 2), log_z_trace=steps, reward_trace=steps,
+                       resampled=steps.bool(), rewards=torch.zeros(2, 3), decoder=prior.decode)
+    history = History(X=tokens[:1].numpy(), y=np.array([0.1]), pending=np.zeros((0, 32), np.int64))
+    tilt = Tilt(reward=lambda probs: probs[..., 0].sum(-1), scale=1.0, alpha=1.0)
+    out = exclude_known_sequences(task, prior, tilt, history, ManifoldFilter(result, 0)).result
+    fresh = torch.isfinite(out.rewards)
+    # the known sequence goes; A is kept once, on its heaviest particle (group 1, weight e^5); B and C stay
+    assert fresh.tolist() == [[False, False, False], [True, True, True]]
+    assert out.log_weights[0].isfinite().all()  # group 0 has nothing new: it keeps its weights
+    torch.testing.assert_close(out.particles, prior.encode(layout.reshape(-1, 32)).view_as(particles))
+    expected = torch.nn.functional.one_hot(layout, 32).float()[..., 0].sum(-1)
+    torch.testing.assert_close(out.rewards[1], expected[1], atol=1e-3, rtol=0)
