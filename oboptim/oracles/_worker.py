@@ -163,6 +163,9 @@ def _write_message(stream: IO[bytes], message: Any) -> None:
     stream.flush()
 
 
+SIGNAL_CHECK_S = 0.2  # longest wait between two chances for the main thread to raise a pending KeyboardInterrupt
+
+
 def _read_message(fd: int, deadline: float | None) -> Any:
     """One message from ``fd``; ``EOFError`` if the writer is gone, ``TimeoutError`` past ``deadline``."""
     (length,) = _HEADER.unpack(_read_exactly(fd, _HEADER.size, deadline))
@@ -173,9 +176,14 @@ def _read_exactly(fd: int, count: int, deadline: float | None) -> bytes:
     chunks = bytearray()
     while len(chunks) < count:
         if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
-                raise TimeoutError
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                # Short waits: a Ctrl-C that the kernel hands to another of our threads reaches the main thread
+                # only when it next runs Python code, so a long select would hold a KeyboardInterrupt for minutes.
+                if select.select([fd], [], [], min(remaining, SIGNAL_CHECK_S))[0]:
+                    break
         chunk = os.read(fd, min(count - len(chunks), 1 << 20))
         if not chunk:
             raise EOFError
