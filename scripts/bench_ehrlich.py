@@ -43,7 +43,7 @@ LEVELS = (0.5, 0.75, 1.0)
 METHODS = ("oboptim", "greedy", "random", "ga")
 GREEDY = {"acquisition": "mean", "selection": "top", "select_acquisition": ""}
 BATCH = 100
-DEFAULT_BUDGETS = {"a": 5000, "b": 3000, "c": 3000}
+DEFAULT_BUDGETS = {"a": 5000, "b": 10000, "c": 3000}
 GA_BUDGETS = {"a": 200_000, "b": 400_000, "c": 400_000}
 COMMAND = "python scripts/bench_ehrlich.py"
 
@@ -218,7 +218,7 @@ def write_report(runs: list[dict], out: Path) -> None:
             share = sum(r["infeasible"] for r in ours) / sum(r["queries"] for r in ours)
             lines.append(f"| infeasible queries | | {100 * share:.2f}% | | {'yes' if share <= 0.01 else 'no'} "
                          "(at most 1%) |")
-        checkpoints = [q for q in (100, 200, 500, 1000, 2000, 3000, 5000) if q <= max(
+        checkpoints = [q for q in (100, 200, 500, 1000, 2000, 3000, 5000, 10000) if q <= max(
             r["budget"] for r in mine if r["method"] != "ga")]
         lines += ["", "Best value after N queries, median [IQR] over seeds (a run that stopped at 1.0 keeps 1.0):", "",
                   "| method | " + " | ".join(f"{q:,}" for q in checkpoints) + " |",
@@ -307,7 +307,7 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--budget", type=int, default=None, help="oracle budget of oboptim, greedy and random "
-                        "(default: 5,000 on a, 3,000 on b and c)")
+                        "(default: 5,000 on a, 10,000 on b, 3,000 on c)")
     parser.add_argument("--ga-budget", type=int, default=None, help="the GA's budget (default: 200,000 on a, "
                         "400,000 on b and c)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "ehrlich")
