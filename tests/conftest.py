@@ -1,7 +1,14 @@
 """Shared test settings, and the reliability counts that CI prints at the end of a run."""
 
+import signal
+
 import pytest
 import torch
+
+# A shell that starts the suite in the background without job control (`make test &`) hands it SIGINT ignored,
+# which Python keeps and every child inherits; the Ctrl-C tests need the default disposition of an interactive run.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # The suite's tensors are small: one intra-op thread avoids thread hand-off overhead that dominates on a shared
 # 2-core machine (measured: 10x slower small matmul loops with 2 threads under load).
