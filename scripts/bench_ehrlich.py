@@ -185,7 +185,8 @@ def write_report(runs: list[dict], out: Path) -> None:
              "Queries to a level: median over seeds (seeds that reached it / seeds); a seed that never reached it",
              "counts as infinite. The GA runs to a larger budget than the others: it needs tens of thousands of",
              "evaluations and costs milliseconds per thousand. Wall times are from a shared machine: the instance b",
-             "runs of this record ran two seeds at a time (`--threads 1`), partly beside the test suite.", ""]
+             "runs of this record ran two seeds at a time (`--threads 1`), partly beside the test suite. Instance c",
+             "(holo-bench's default) ran one seed to 2,000 queries, what this CPU's time allowed.", ""]
     instances = sorted({r["instance"] for r in runs})
     for instance in instances:
         spec = INSTANCES[instance]
