@@ -21,7 +21,6 @@ All randomness comes from one generator, so a round is a pure function of the hi
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from oboptim._task import Task
 from oboptim.acquisition._base import Acquisition, make_acquisition
 from oboptim.priors._diffusion_prior import DiffusionPrior
 from oboptim.sampling._baselines import ddim_sample
-from oboptim.sampling._manifold import ManifoldCheck, restrict_to_manifold
+from oboptim.sampling._manifold import ManifoldCheck, exclude_particles, restrict_to_manifold
 from oboptim.sampling._result import SMCResult
 from oboptim.sampling._selection import SelectionContext, select_particles
 from oboptim.sampling._smc import SMCSampler
@@ -276,13 +275,8 @@ def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, his
             seen.add(key)
             fresh[index] = True
     fresh_mask = torch.from_numpy(fresh).view(groups, n).to(result.log_weights.device)
-    keep_weight = fresh_mask | ~fresh_mask.any(-1, keepdim=True)
-    log_weights = torch.where(keep_weight, result.log_weights, torch.full_like(result.log_weights, -math.inf))
-    log_weights = log_weights - torch.logsumexp(log_weights, -1, keepdim=True)
-    rewards = torch.where(fresh_mask, rewards, torch.full_like(rewards, -math.inf))
-    snapped_result = dataclasses.replace(result, particles=snapped.view_as(result.particles), rewards=rewards,
-                                         log_weights=log_weights)
-    return ManifoldFilter(snapped_result, checked.dropped)
+    snapped_result = dataclasses.replace(result, particles=snapped.view_as(result.particles), rewards=rewards)
+    return ManifoldFilter(exclude_particles(snapped_result, fresh_mask), checked.dropped)
 
 
 def selection_context(task: Task, prior: DiffusionPrior, settings: CampaignSettings, model: Surrogate,
@@ -300,7 +294,7 @@ def selection_context(task: Task, prior: DiffusionPrior, settings: CampaignSetti
         if "features" not in cache or not torch.equal(cache["candidates"], candidates):
             with torch.no_grad():
                 decoded = prior.decode(flat[candidates]).float().cpu()
-                domain = decoded if task.sequence is None else task.to_domain(task.to_candidates(decoded))
+                domain = task.to_domain(task.to_candidates(decoded))
             cache.update(candidates=candidates, features=task.features(domain).double())
         features = cache["features"]
         positions = (candidates[None, :] == chosen[:, None]).int().argmax(1)  # chosen are among the candidates

@@ -152,16 +152,6 @@ def load_prior_chain(spec: EhrlichSpec):
     return fit_prior_chain(spec)[0]
 
 
-def make_oracle(spec: EhrlichSpec):
-    """The black box: ``x [B, L]`` integers -> ``B`` floats (``-inf`` for an infeasible sequence)."""
-    function = make_function(spec)
-
-    def ehrlich_oracle(x: np.ndarray) -> list[float]:
-        return [float(v) for v in evaluate(function, x)]
-
-    return ehrlich_oracle
-
-
 def space_of(spec: EhrlichSpec) -> SequenceSpace:
     return SequenceSpace(default_alphabet(spec.num_states), spec.length)
 
@@ -197,19 +187,14 @@ def _lazy_oracle(spec: EhrlichSpec):
     return ehrlich_oracle
 
 
-def _features(x: torch.Tensor) -> torch.Tensor:
-    """Per-position probabilities (or one-hots) ``[B, L, V]`` -> ``[B, L V]``; with an isotropic RBF kernel on
-    one-hots this is the exponentiated Hamming kernel."""
-    return x.flatten(1)
-
-
 _DEFAULT = EhrlichSpec()
 TASK = Task(
     name="ehrlich",
     description=TASKS.help("ehrlich"),
     load_prior=lambda device: _load_prior(_DEFAULT, device),
     oracle=_lazy_oracle(_DEFAULT),
-    features=_features,
+    # features: the Task default, x.flatten(1): per-position probabilities (or one-hots) [B, L, V] -> [B, L V]; with
+    # hamming-gp's isotropic RBF kernel on one-hots this is the exponentiated Hamming kernel.
     defaults=DEFAULTS,
     sequence=space_of(_DEFAULT),
 )

@@ -126,11 +126,17 @@ def restrict_to_manifold(result: SMCResult, check: ManifoldCheck) -> tuple[SMCRe
     the acquisition ranks highest. A group where no particle passes keeps its weights (a per-group selection such as
     ``resample`` needs one candidate per group)."""
     ok = check.passes(result.particles).to(result.log_weights.device)
-    keep_weight = ok | ~ok.any(-1, keepdim=True)
+    return exclude_particles(result, ok), ok
+
+
+def exclude_particles(result: SMCResult, keep: Tensor) -> SMCResult:
+    """``result`` with the final particles outside ``keep [G, N]`` (bool) given reward ``-inf`` and weight 0; a group
+    that keeps none keeps its weights, so that a per-group selection still has a candidate."""
+    keep_weight = keep | ~keep.any(-1, keepdim=True)
     log_weights = torch.where(keep_weight, result.log_weights, torch.full_like(result.log_weights, -math.inf))
     log_weights = log_weights - torch.logsumexp(log_weights, -1, keepdim=True)
-    rewards = torch.where(ok, result.rewards, torch.full_like(result.rewards, -math.inf))
-    return dataclasses.replace(result, log_weights=log_weights, rewards=rewards), ok
+    rewards = torch.where(keep, result.rewards, torch.full_like(result.rewards, -math.inf))
+    return dataclasses.replace(result, log_weights=log_weights, rewards=rewards)
 
 
-__all__ = ["DenoisingScore", "ManifoldCheck", "restrict_to_manifold"]
+__all__ = ["DenoisingScore", "ManifoldCheck", "exclude_particles", "restrict_to_manifold"]

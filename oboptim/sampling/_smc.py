@@ -165,9 +165,8 @@ class SMCSampler:
             if tuple(start.shape) != (num_groups, *self.prior.sample_shape):
                 raise ValueError(f"start must have shape {(num_groups, *self.prior.sample_shape)}, "
                                  f"got {tuple(start.shape)}")
-            grid = self.prior.time_grid(cfg.num_steps, device=generator.device, start=start_timestep)
-        else:
-            grid = self.prior.time_grid(cfg.num_steps, device=generator.device)
+        grid = self.prior.time_grid(cfg.num_steps, device=generator.device,
+                                    start=None if start is None else start_timestep)
         schedule = tempering_schedule(
             cfg.tempering, cfg.num_steps, gamma=cfg.gamma, power=cfg.tempering_power, start=cfg.tempering_start
         ).tolist()  # host floats: decisions on them never wait for the device

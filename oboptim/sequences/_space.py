@@ -14,6 +14,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -55,27 +56,30 @@ class SequenceSpace:
         """V, the number of states."""
         return len(self.alphabet)
 
+    @cached_property
+    def relaxation(self):
+        """The :class:`oboptim.sequences.OneHotRelaxation` of these sequences (imports torch on first use)."""
+        from oboptim.sequences._relaxation import OneHotRelaxation
+
+        return OneHotRelaxation(self.num_states, self.length)
+
     def to_tokens(self, decoded):
         """Decoded particles ``[B, L, V]`` (probabilities) -> candidates ``[B, L]`` int64 (most likely states)."""
-        if tuple(decoded.shape[-2:]) != (self.length, self.num_states):
-            raise ValueError(f"expected decoded sequences [B, {self.length}, {self.num_states}], "
-                             f"got {tuple(decoded.shape)}")
-        return decoded.argmax(dim=-1)
+        return self.relaxation.hard_decode(decoded)
 
     def to_domain(self, tokens):
-        """Candidates ``[B, L]`` (integers, numpy or torch) -> one-hot ``[B, L, V]`` float32 torch tensor."""
+        """Candidates ``[B, L]`` (integers, numpy or torch; whole floats too, as stored arrays may be) -> one-hot
+        ``[B, L, V]`` float32 torch tensor."""
         import torch
 
         tokens = torch.as_tensor(np.asarray(tokens) if not isinstance(tokens, torch.Tensor) else tokens)
-        if tokens.ndim != 2 or tokens.shape[1] != self.length:
+        if tokens.ndim != 2:
             raise ValueError(f"expected sequences [B, {self.length}], got shape {tuple(tokens.shape)}")
         if tokens.is_floating_point():
             if not bool((tokens == tokens.round()).all()):
                 raise ValueError("sequence candidates must be whole numbers (state indices)")
             tokens = tokens.long()
-        if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= self.num_states):
-            raise ValueError(f"states must lie in [0, {self.num_states}), got {int(tokens.min())}..{int(tokens.max())}")
-        return torch.nn.functional.one_hot(tokens.long(), self.num_states).float()
+        return self.relaxation.one_hot(tokens)
 
     def format(self, tokens) -> str:
         """One candidate ``[L]`` (integers) as a string over the alphabet."""
