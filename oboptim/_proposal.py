@@ -34,7 +34,7 @@ from oboptim._records import PRIOR, SMC, Provenance, RoundDiagnostics
 from oboptim._registry import SURROGATES
 from oboptim._settings import CampaignSettings
 from oboptim._task import Task
-from oboptim.acquisition._base import Acquisition, make_acquisition
+from oboptim.acquisition._base import Acquisition, make_acquisition, reads_pending
 from oboptim.priors._diffusion_prior import DiffusionPrior
 from oboptim.sampling._baselines import ddim_sample
 from oboptim.sampling._manifold import ManifoldCheck, exclude_particles, restrict_to_manifold
@@ -106,9 +106,6 @@ class ManifoldFilter:
     result: SMCResult
     dropped: int
 
-
-# Acquisitions that pending points do not change: re-scoring with them after each pick would repeat ``top``.
-PENDING_BLIND_ACQUISITIONS = frozenset({"mean", "thompson", "maxhead"})
 
 
 # -- the pipeline ----------------------------------------------------------------------------------------------------
@@ -252,9 +249,9 @@ def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, his
                             checked: ManifoldFilter) -> ManifoldFilter:
     """Step 6b, for a sequence task: each final particle snapped to its sequence, rewards recomputed on the
     sequences, and every particle whose sequence was already scored, is pending, or is held by a heavier particle of
-    this round given reward ``-inf`` and weight 0 (a group where none is left keeps its weights): a discrete space
-    repeats itself, and a repeated query teaches nothing. Snapped particles with one sequence are copies, which the
-    selections across groups take once."""
+    this round given reward ``-inf`` and weight 0 (a group where none is left keeps its weights, and ``argmax``
+    gives it another group's best spare new particle): a discrete space repeats itself, and a repeated query teaches
+    nothing. Snapped particles with one sequence are copies, which the selections across groups take once."""
     if task.sequence is None:
         return checked
     result = checked.result
@@ -285,7 +282,7 @@ def selection_context(task: Task, prior: DiffusionPrior, settings: CampaignSetti
     surrogate conditioned on the picks so far, and the share taken best-first by the sampler's reward."""
     name = settings.select_acquisition or settings.acquisition
     top_fraction = settings.top_fraction if settings.select_acquisition else 0.0
-    if settings.selection != "sequential" or name in PENDING_BLIND_ACQUISITIONS:
+    if settings.selection != "sequential" or not reads_pending(name):  # re-scoring could change nothing
         return SelectionContext(top_fraction=top_fraction)
     flat = result.particles.reshape(-1, *result.particles.shape[2:])
     cache: dict[str, Tensor] = {}
@@ -393,7 +390,7 @@ def _on_device_of_input(acquisition: Acquisition, scale: float = 1.0) -> Callabl
     return reward
 
 
-__all__ = ["PENDING_BLIND_ACQUISITIONS", "FittedSurrogate", "History", "ManifoldFilter", "Proposal", "Tilt",
+__all__ = ["FittedSurrogate", "History", "ManifoldFilter", "Proposal", "Tilt",
            "batch_spread", "build_acquisition", "check_manifold", "condition_on_pending", "describe",
            "exclude_known_sequences", "features_of", "fit_surrogate", "propose", "propose_from_prior", "reward_scale",
            "sample", "sample_from_prior", "select", "selection_context", "tilt", "warm_start", "warm_start_timestep"]

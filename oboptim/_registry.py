@@ -203,7 +203,8 @@ TEMPERING_SCHEDULES: Registry[Any] = Registry("tempering", "tempering schedule",
 _SELECTION = "oboptim.sampling._selection"
 SELECTIONS: Registry[Callable[..., Any]] = Registry("selection", "batch selection", [
     Kind("resample", "one particle per sampler group, drawn by weight (a draw from the tilted target)", _SELECTION),
-    Kind("argmax", "each group's heaviest particle", _SELECTION),
+    Kind("argmax", "each group's heaviest particle (a group with none left to take borrows the best spare one)",
+         _SELECTION),
     Kind("top", "the best distinct particles of all groups by acquisition value (most greedy)", _SELECTION),
     Kind("sequential", "the best top_fraction by acquisition, then one at a time by select_acquisition on the "
                        "surrogate told of earlier picks as pending (a spread batch)", _SELECTION),

@@ -5,12 +5,17 @@ an interrupted benchmark resumes where it stopped)::
 
     python scripts/bench_ehrlich.py                      # instances a and b, 5 seeds, every method
     python scripts/bench_ehrlich.py --report-only        # the report from the runs on record
+    python scripts/bench_ehrlich.py --instances b --methods oboptim --budget 20000   # extend runs on record
+
+The campaigns' SQLite files stay in ``--workdir`` (``bench/tmp/ehrlich``, not tracked), so a run on record whose
+budget is below a new ``--budget`` is extended by resuming its campaign (the same trajectory as one uninterrupted
+run), not rerun; a run stopped on the way (Ctrl-C) resumes the same way.
 
 Methods, each on the same Ehrlich function per seed (function seed = run seed, as in holo-bench's GA test):
 
 - ``oboptim``: the ehrlich task's defaults (``oboptim run ehrlich`` with no flags), through a real campaign on a
-  SQLite file: the fitted-chain prior, the Hamming GP, DAS warm-started from the best sequences, mean tilt, the
-  sequential selection with UCB, sequences already queried excluded;
+  SQLite file: the fitted-chain prior, the Hamming GP, DAS warm-started from the best sequences with a UCB tilt,
+  each group's heaviest new sequence (sequences already queried or pending excluded);
 - ``greedy``: the same, with the posterior mean ranking the whole batch (selection ``top``, no UCB half);
 - ``random``: sequences drawn from the function's discrete Markov process (the prior's data), 100 per round;
 - ``ga``: holo's ``DiscreteEvolution`` as holo-bench's own GA test runs it (2048 particles, the top 1% survive,
@@ -28,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -51,11 +55,17 @@ COMMAND = "python scripts/bench_ehrlich.py"
 # -- the methods -------------------------------------------------------------------------------------------------------
 
 
-def run_campaign(spec: EhrlichSpec, seed: int, budget: int, overrides: dict, workdir: Path) -> dict:
-    """A real campaign on a SQLite file, one round at a time until ``budget`` or the optimum."""
+def run_campaign(spec: EhrlichSpec, seed: int, budget: int, overrides: dict, workdir: Path,
+                 earlier_seconds: float = 0.0) -> dict:
+    """A real campaign on a SQLite file, one round at a time until ``budget`` or the optimum; a campaign already in
+    ``workdir`` is resumed (``earlier_seconds``: the time its earlier invocations took, on record)."""
     from oboptim import Campaign
 
-    url = f"sqlite:///{workdir / f'{spec.tag}_{seed}.db'}"
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"{spec.tag}_{seed}.db"
+    if not path.exists():
+        earlier_seconds = 0.0  # the campaign on record is gone (another machine): it starts again
+    url = f"sqlite:///{path}"
     campaign = Campaign.open("bench", task="ehrlich", storage=url, seed=seed, task_options=spec.to_dict(),
                              **overrides)
     batch = campaign.settings.batch_size
@@ -66,7 +76,7 @@ def run_campaign(spec: EhrlichSpec, seed: int, budget: int, overrides: dict, wor
         if done >= budget or (best is not None and best[1] >= 1.0):
             break
         campaign.run(budget=min(done + batch, budget))
-    seconds = time.perf_counter() - started
+    seconds = earlier_seconds + time.perf_counter() - started
     trials = sorted(campaign.trials(), key=lambda t: t.number)
     values = np.array([t.value if t.value is not None else -math.inf for t in trials], dtype=np.float64)
     rounds = np.array([t.round for t in trials])
@@ -138,12 +148,15 @@ def _summary(values: np.ndarray, rounds: np.ndarray, seconds: float, round_secon
             "seconds": seconds, "trace": trace, "round_seconds": round_seconds}
 
 
-def run_one(instance: str, method: str, seed: int, budget: int, ga_budget: int, workdir: Path) -> dict:
+def run_one(instance: str, method: str, seed: int, budget: int, ga_budget: int, workdir: Path,
+            earlier: dict | None = None) -> dict:
+    """One run; ``earlier``: the same run on record with a smaller budget, whose campaign is resumed."""
     spec = replace(INSTANCES[instance], function_seed=seed)
+    earlier_seconds = earlier["seconds"] if earlier else 0.0
     if method == "oboptim":
-        result = run_campaign(spec, seed, budget, {}, workdir)
+        result = run_campaign(spec, seed, budget, {}, workdir / "oboptim", earlier_seconds)
     elif method == "greedy":
-        result = run_campaign(spec, seed, budget, GREEDY, workdir / "greedy")
+        result = run_campaign(spec, seed, budget, GREEDY, workdir / "greedy", earlier_seconds)
     elif method == "random":
         result = run_random(spec, seed, budget)
     else:
@@ -303,6 +316,18 @@ def _plot(runs: list[dict], instances: list[str], path: Path) -> None:
     plt.close(figure)
 
 
+def _runs_on_record(record: Path) -> dict[tuple[str, str, int], dict]:
+    """The runs in ``record`` by (instance, method, seed): of several, the one with the largest budget (an extension
+    supersedes the run it extended; of equal ones, as parallel invocations may leave, the first counts)."""
+    runs: dict[tuple[str, str, int], dict] = {}
+    for line in record.read_text().splitlines() if record.exists() else []:
+        run = json.loads(line)
+        key = (run["instance"], run["method"], run["seed"])
+        if key not in runs or run["budget"] > runs[key]["budget"]:
+            runs[key] = run
+    return runs
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--instances", nargs="+", default=["a", "b"], choices=sorted(INSTANCES))
@@ -313,6 +338,8 @@ def main() -> None:
     parser.add_argument("--ga-budget", type=int, default=None, help="the GA's budget (default: 200,000 on a, "
                         "400,000 on b and c)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "ehrlich")
+    parser.add_argument("--workdir", type=Path, default=ROOT / "bench" / "tmp" / "ehrlich",
+                        help="where the campaigns' SQLite files stay, so that a larger budget extends them")
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (e.g. 1 to run seeds in parallel "
                         "processes: the prior's forward-backward over positions is a Python loop)")
@@ -321,32 +348,23 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     record = args.out.parent / f"{args.out.name}_runs.jsonl"
-    runs = []
-    for line in record.read_text().splitlines() if record.exists() else []:
-        run = json.loads(line)
-        if not any((r["instance"], r["method"], r["seed"]) == (run["instance"], run["method"], run["seed"])
-                   for r in runs):  # parallel invocations may both have run a seed: the first on record counts
-            runs.append(run)
     if not args.report_only:
-        with tempfile.TemporaryDirectory() as scratch:
-            workdir = Path(scratch)
-            (workdir / "greedy").mkdir()
-            for instance in args.instances:
-                for method in args.methods:
-                    for seed in args.seeds:
-                        if any(r["instance"] == instance and r["method"] == method and r["seed"] == seed
-                               for r in runs):
-                            continue
-                        budget = args.budget or DEFAULT_BUDGETS[instance]
-                        ga_budget = args.ga_budget or GA_BUDGETS[instance]
-                        run = run_one(instance, method, seed, budget, ga_budget, workdir)
-                        runs.append(run)
-                        with record.open("a") as handle:
-                            handle.write(json.dumps(run) + "\n")
-                        print(f"{instance} {method} seed {seed}: best {run['best']:.4g} after {run['queries']:,} "
-                              f"queries, reached {run['reached']}, infeasible {run['infeasible']}, "
-                              f"{run['seconds']:.0f} s", flush=True)
-    write_report(runs, args.out)
+        for instance in args.instances:
+            for method in args.methods:
+                for seed in args.seeds:
+                    budget = args.ga_budget or GA_BUDGETS[instance] if method == "ga" else \
+                        args.budget or DEFAULT_BUDGETS[instance]
+                    earlier = _runs_on_record(record).get((instance, method, seed))
+                    if earlier and (earlier["budget"] >= budget or earlier["best"] >= 1.0):
+                        continue
+                    resumable = earlier if method in ("oboptim", "greedy") else None
+                    run = run_one(instance, method, seed, budget, budget, args.workdir, resumable)
+                    with record.open("a") as handle:
+                        handle.write(json.dumps(run) + "\n")
+                    print(f"{instance} {method} seed {seed}: best {run['best']:.4g} after {run['queries']:,} "
+                          f"queries, reached {run['reached']}, infeasible {run['infeasible']}, "
+                          f"{run['seconds']:.0f} s", flush=True)
+    write_report(list(_runs_on_record(record).values()), args.out)
     print(args.out.with_suffix(".md").read_text())
 
 

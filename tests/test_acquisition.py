@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from oboptim import OboptimError
-from oboptim.acquisition import ACQUISITIONS, AcquisitionError, make_acquisition
+from oboptim.acquisition import ACQUISITIONS, AcquisitionError, ignores_pending, make_acquisition, reads_pending
 from oboptim.surrogates import EnsembleSurrogate, GPSurrogate, IdentityFeatures
 from oboptim.testing import FeatureMapConformance, seeded
 
@@ -130,6 +130,30 @@ def test_acquisitions_work_on_pending_conditioned_surrogates(gp, ensemble):
         conditioned = surrogate.condition_on_pending(pending)
         assert make("ucb", conditioned)(pending) < make("ucb", surrogate)(pending)
         assert torch.isfinite(make("logei", conditioned)(pending)).all()
+
+
+def test_the_kinds_marked_as_ignoring_pending_points_do(gp, ensemble):
+    """The sequential selection skips re-scoring for these: conditioning on pending points must change nothing."""
+    assert [name for name in ACQUISITIONS.names() if not reads_pending(name)] == ["mean", "thompson"]
+    pending = torch.tensor([[0.4, 0.6]])
+    x = torch.cat([pending + 0.05, torch.rand(6, 2, generator=seeded(4))])
+    for surrogate in (gp, ensemble):
+        conditioned = surrogate.condition_on_pending(pending)
+        torch.testing.assert_close(make("mean", conditioned)(x), make("mean", surrogate)(x))
+    # the ensemble's heads shrink toward their mean near a pending point: maxhead reads them (and is re-scored)
+    assert make("maxhead", ensemble.condition_on_pending(pending))(x)[0] < make("maxhead", ensemble)(x)[0]
+
+
+def test_a_registered_kind_reads_pending_points_unless_marked():
+    builder = lambda surrogate, options: (lambda features: surrogate.posterior(features)[0])  # noqa: E731
+    ACQUISITIONS.register("aware", builder, help="a test")
+    ACQUISITIONS.register("blind", ignores_pending(lambda surrogate, options: builder(surrogate, options)),
+                          help="a test")
+    try:
+        assert reads_pending("aware") and not reads_pending("blind")
+    finally:
+        ACQUISITIONS.unregister("aware")
+        ACQUISITIONS.unregister("blind")
 
 
 def test_a_wrong_feature_map_is_reported(gp):

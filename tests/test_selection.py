@@ -29,6 +29,23 @@ def test_distinct_order_ranks_each_row_once():
     assert result.rewards.reshape(-1)[order].tolist() == [5.0, 4.0, 2.0, 1.0]
 
 
+def test_argmax_gives_a_group_with_nothing_to_take_the_best_spare_particle():
+    """Group 1's particles are all excluded (reward -inf). Groups 0 and 2 take their heaviest (at 1.0 and 2.0). The
+    best spare by reward, group 2's particle at 1.0 (reward 7), is a copy of a taken one, so group 1 borrows the
+    next, group 0's particle at 4.0 (reward 5)."""
+    inf = float("-inf")
+    result = fake_result([[1.0, 4.0, 5.0], [inf, inf, inf], [7.0, 9.0, inf]],
+                         positions=[[0.0, 1.0, 4.0], [5.0, 6.0, 7.0], [1.0, 2.0, 3.0]])
+    result.log_weights = torch.log_softmax(torch.tensor([[0.0, 3.0, 1.0], [9.0, 0.0, 0.0], [0.0, 2.0, 0.0]]), -1)
+    groups, picks = select_particles(result, "argmax", torch.Generator())
+    assert result.particles[groups, picks, 0].tolist() == [1.0, 4.0, 2.0]
+    assert groups.tolist() == [0, 0, 2]
+    # with no spare left, the group falls back on its own heaviest particle
+    result = fake_result([[1.0], [inf]], positions=[[0.0], [5.0]])
+    groups, picks = select_particles(result, "argmax", torch.Generator())
+    assert (groups.tolist(), picks.tolist()) == ([0, 1], [0, 0])
+
+
 def fitted_gp():
     gp = SURROGATES.get("gp")()
     X = torch.tensor([[-3.0], [-2.0], [2.0], [3.0]], dtype=torch.float64)

@@ -9,7 +9,8 @@ from oboptim._lazy import attach, public_names
 
 _EXPORTS = {
     "oboptim._registry": ["ACQUISITIONS"],
-    "oboptim.acquisition._base": ["Acquisition", "AcquisitionError", "AcquisitionOptions", "make_acquisition"],
+    "oboptim.acquisition._base": ["Acquisition", "AcquisitionError", "AcquisitionOptions", "ignores_pending",
+                                  "make_acquisition", "reads_pending"],
 }
 
 __all__ = public_names(_EXPORTS)
@@ -17,4 +18,11 @@ __getattr__, __dir__ = attach(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from oboptim._registry import ACQUISITIONS
-    from oboptim.acquisition._base import Acquisition, AcquisitionError, AcquisitionOptions, make_acquisition
+    from oboptim.acquisition._base import (
+        Acquisition,
+        AcquisitionError,
+        AcquisitionOptions,
+        ignores_pending,
+        make_acquisition,
+        reads_pending,
+    )

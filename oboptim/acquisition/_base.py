@@ -13,6 +13,10 @@ feature map. The built-in kinds (``ucb``, ``mean``, ``thompson``, ``logei``, ``m
             return mean - options.beta * variance.clamp_min(1e-30).sqrt()
         return score
 
+A builder whose score does not change with the surrogate's pending points (the posterior mean; a sample path, drawn
+once per round) says so with :func:`ignores_pending`; the ``sequential`` selection then takes the batch best-first
+instead of re-scoring it on the surrogate told of each pick.
+
 Example:
     >>> acquisition = make_acquisition("ucb", fitted_gp, features=IdentityFeatures(), beta=2.0)
     >>> rewards = acquisition(candidates)   # [B]
@@ -79,6 +83,18 @@ class Acquisition:
         return f"Acquisition({self.name!r}, surrogate={type(self.surrogate).__name__}, features={self.features!r})"
 
 
+def ignores_pending(builder: AcquisitionBuilder) -> AcquisitionBuilder:
+    """Mark ``builder`` as one whose score does not change when the surrogate is conditioned on pending points."""
+    builder.ignores_pending = True  # type: ignore[attr-defined]
+    return builder
+
+
+def reads_pending(name: str) -> bool:
+    """Whether acquisition ``name``'s score changes when the surrogate is told of pending points (every kind not
+    marked with :func:`ignores_pending`)."""
+    return not getattr(ACQUISITIONS.get(name), "ignores_pending", False)
+
+
 def make_acquisition(name: str, surrogate: Surrogate, *, features: FeatureMap, beta: float = 2.0,
                      best_f: float | None = None, generator: torch.Generator | None = None) -> Acquisition:
     """Build the acquisition ``name`` on a fitted ``surrogate``.
@@ -99,6 +115,7 @@ def make_acquisition(name: str, surrogate: Surrogate, *, features: FeatureMap, b
     return Acquisition(name, surrogate, features, score)
 
 
-__all__ = ["Acquisition", "AcquisitionBuilder", "AcquisitionError", "AcquisitionOptions", "make_acquisition"]
+__all__ = ["Acquisition", "AcquisitionBuilder", "AcquisitionError", "AcquisitionOptions", "ignores_pending",
+           "make_acquisition", "reads_pending"]
 
 

@@ -15,7 +15,7 @@ from botorch.acquisition.analytic import _log_ei_helper
 from torch import Tensor
 
 from oboptim._registry import ACQUISITIONS
-from oboptim.acquisition._base import AcquisitionError, AcquisitionOptions, FeatureScore
+from oboptim.acquisition._base import AcquisitionError, AcquisitionOptions, FeatureScore, ignores_pending
 from oboptim.surrogates._base import Surrogate
 
 # log-EI: standard deviations below this fraction of the values' spread carry no information and would make
@@ -39,12 +39,14 @@ def upper_confidence_bound(surrogate: Surrogate, options: AcquisitionOptions) ->
 
 
 @ACQUISITIONS.implements("mean")
+@ignores_pending
 def posterior_mean(surrogate: Surrogate, options: AcquisitionOptions) -> FeatureScore:
     """``[B, F] -> [B]``: the posterior mean."""
     return lambda features: surrogate.posterior(features)[0]
 
 
 @ACQUISITIONS.implements("thompson")
+@ignores_pending  # the path is drawn once, from the posterior before any pick
 def thompson_sample(surrogate: Surrogate, options: AcquisitionOptions) -> FeatureScore:
     """``[B, F] -> [B]``: one posterior sample path, drawn now from ``options.generator``."""
     generator = options.generator

@@ -11,7 +11,7 @@ re-scoring of particles on a surrogate told of earlier picks), and ``(groups[i],
 candidate.
 
 - ``resample``: one particle per group drawn by weight, a draw from the tilted target ``p(x) exp(a(x) / alpha)``;
-- ``argmax``: each group's heaviest particle;
+- ``argmax``: each group's heaviest particle (a group left with no particle to take borrows the best spare one);
 - ``top``: the ``B`` distinct particles of all groups with the highest acquisition, whatever their group (exploits
   hardest; distinct, because resampling leaves bit-identical copies);
 - ``sequential``: the first ``round(B * top_fraction)`` distinct particles by the sampler's acquisition, then one at
@@ -87,9 +87,27 @@ def resample_per_group(result: Any, generator: torch.Generator,
 @SELECTIONS.implements("argmax")
 def heaviest_per_group(result: Any, generator: torch.Generator,
                        context: SelectionContext | None = None) -> tuple[Tensor, Tensor]:
-    """Each group's particle of largest weight."""
-    groups = torch.arange(result.particles.shape[0], device=result.particles.device)
-    return groups, result.log_weights.argmax(-1)
+    """Each group's particle of largest weight. A group none of whose particles may be taken (every reward ``-inf``:
+    a filter before the selection removed them all, say because each is a sequence already scored) takes instead the
+    best spare particle by reward: one of another group, which no group takes and which differs from every particle
+    taken. Only when no spare is left does such a group fall back on its heaviest particle."""
+    num_groups, num_particles = result.log_weights.shape
+    groups = torch.arange(num_groups, device=result.particles.device)
+    picks = result.log_weights.argmax(-1)
+    usable = torch.isfinite(result.rewards).reshape(-1)
+    empty = ~usable.view(num_groups, num_particles).any(-1)
+    if not bool(empty.any()):
+        return groups, picks
+    flat = result.particles.reshape(num_groups * num_particles, -1)
+    _, identity = torch.unique(flat, dim=0, return_inverse=True)  # copies share an identity
+    taken = identity[(groups * num_particles + picks)[~empty]]
+    spares = distinct_order(result.particles, result.rewards)
+    spares = spares[usable[spares] & ~torch.isin(identity[spares], taken)]
+    needy = empty.nonzero().squeeze(-1)[: spares.numel()]
+    donors = spares[: needy.numel()]
+    groups = groups.index_put((needy,), donors // num_particles)
+    picks = picks.index_put((needy,), donors % num_particles)
+    return groups, picks
 
 
 @SELECTIONS.implements("top")

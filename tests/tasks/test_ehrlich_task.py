@@ -16,6 +16,7 @@ from holo.test_functions.closed_form import Ehrlich
 
 from oboptim import Campaign, load_task
 from oboptim.cli import main
+from oboptim.sampling import select_particles
 from oboptim.tasks.ehrlich import INSTANCES, EhrlichSpec, is_feasible, make_function, sample_feasible
 
 SMALL = {"batch_size": 20, "particles": 8, "steps": 10}
@@ -178,3 +179,7 @@ def test_known_and_repeated_sequences_are_excluded_before_selection():
     torch.testing.assert_close(out.particles, prior.encode(layout.reshape(-1, 32)).view_as(particles))
     expected = torch.nn.functional.one_hot(layout, 32).float()[..., 0].sum(-1)
     torch.testing.assert_close(out.rewards[1], expected[1], atol=1e-3, rtol=0)
+    # argmax: group 1 takes A (its heaviest); group 0, with nothing new, borrows group 1's best spare by reward
+    groups, picks = select_particles(out, "argmax", torch.Generator())
+    spare = 0 if out.rewards[1, 0] >= out.rewards[1, 2] else 2
+    assert groups.tolist() == [1, 1] and picks.tolist() == [spare, 1]
