@@ -148,11 +148,10 @@ def _summary(values: np.ndarray, rounds: np.ndarray, seconds: float, round_secon
             "seconds": seconds, "trace": trace, "round_seconds": round_seconds}
 
 
-def run_one(instance: str, method: str, seed: int, budget: int, ga_budget: int, workdir: Path,
-            earlier: dict | None = None) -> dict:
-    """One run; ``earlier``: the same run on record with a smaller budget, whose campaign is resumed."""
+def run_one(instance: str, method: str, seed: int, budget: int, workdir: Path, earlier_seconds: float = 0.0) -> dict:
+    """One run to ``budget`` (the method's own); a campaign stored in ``workdir`` is resumed, its earlier invocations
+    having taken ``earlier_seconds`` (on record)."""
     spec = replace(INSTANCES[instance], function_seed=seed)
-    earlier_seconds = earlier["seconds"] if earlier else 0.0
     if method == "oboptim":
         result = run_campaign(spec, seed, budget, {}, workdir / "oboptim", earlier_seconds)
     elif method == "greedy":
@@ -160,9 +159,9 @@ def run_one(instance: str, method: str, seed: int, budget: int, ga_budget: int, 
     elif method == "random":
         result = run_random(spec, seed, budget)
     else:
-        result = run_ga(spec, seed, ga_budget)
-    return {"instance": instance, "spec": spec.to_dict(), "method": method, "seed": seed,
-            "budget": ga_budget if method == "ga" else budget, **result}
+        result = run_ga(spec, seed, budget)
+    return {"instance": instance, "spec": spec.to_dict(), "method": method, "seed": seed, "budget": budget,
+            **result}
 
 
 # -- the report -------------------------------------------------------------------------------------------------------
@@ -353,13 +352,16 @@ def main() -> None:
         for instance in args.instances:
             for method in args.methods:
                 for seed in args.seeds:
-                    budget = args.ga_budget or GA_BUDGETS[instance] if method == "ga" else \
-                        args.budget or DEFAULT_BUDGETS[instance]
+                    if method == "ga":
+                        budget = args.ga_budget or GA_BUDGETS[instance]
+                    else:
+                        budget = args.budget or DEFAULT_BUDGETS[instance]
+                    # read afresh each time: parallel invocations append to the same record
                     earlier = _runs_on_record(record).get((instance, method, seed))
                     if earlier and (earlier["budget"] >= budget or earlier["best"] >= 1.0):
                         continue
-                    resumable = earlier if method in ("oboptim", "greedy") else None
-                    run = run_one(instance, method, seed, budget, budget, args.workdir, resumable)
+                    run = run_one(instance, method, seed, budget, args.workdir,
+                                  earlier["seconds"] if earlier else 0.0)
                     with record.open("a") as handle:
                         handle.write(json.dumps(run) + "\n")
                     print(f"{instance} {method} seed {seed}: best {run['best']:.4g} after {run['queries']:,} "
