@@ -20,7 +20,7 @@ _EXPORTS = {
     "oboptim._report": ["write_report"],
     "oboptim._settings": ["CampaignSettings", "SEQUENCE_DEFAULTS"],
     "oboptim._task": ["Task", "TaskNotFoundError", "list_tasks", "load_task", "oracle_without_argument"],
-    "oboptim.errors": ["ConfigError", "OboptimError", "UnknownKindError"],
+    "oboptim.errors": ["ConfigError", "OboptimError", "SpaceExhausted", "UnknownKindError"],
     "oboptim.priors._diffusion_prior": ["DiffusionPrior"],
     "oboptim.sampling._smc": ["SMCSampler"],
     "oboptim.storage._records": ["TrialState"],
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from oboptim._report import write_report
     from oboptim._settings import SEQUENCE_DEFAULTS, CampaignSettings
     from oboptim._task import Task, TaskNotFoundError, list_tasks, load_task, oracle_without_argument
-    from oboptim.errors import ConfigError, OboptimError, UnknownKindError
+    from oboptim.errors import ConfigError, OboptimError, SpaceExhausted, UnknownKindError
     from oboptim.priors._diffusion_prior import DiffusionPrior
     from oboptim.sampling._smc import SMCSampler
     from oboptim.storage._records import TrialState

@@ -34,16 +34,18 @@ import torch
 
 from oboptim._heartbeat import DEFAULT_GRACE_SECONDS, Heartbeat
 from oboptim._outcomes import record_outcomes
+from oboptim._preflight import check_proposal_settings
 from oboptim._proposal import History, propose
 from oboptim._records import SMC, RoundDiagnostics
 from oboptim._registry import ORACLE_KINDS
 from oboptim._settings import CampaignSettings
 from oboptim._task import Task, canonical_spec, load_task, task_file_digest, task_options_of
 from oboptim._view import DEFAULT_BUDGET, CampaignView
-from oboptim.errors import ConfigError
+from oboptim.errors import ConfigError, SpaceExhausted
 from oboptim.executors._base import Executor, ExecutorError, OracleRecipe, parse_executor
 from oboptim.oracles._base import Oracle
 from oboptim.oracles._context import DEFAULT_ORACLE_TIMEOUT_S, OracleContext
+from oboptim.oracles._identity import ORACLE_CHANGES_KEY, ORACLE_KEY, OracleIdentity, identify
 from oboptim.oracles._outcome import OracleInterrupted, Outcome
 from oboptim.oracles._resolve import resolve_oracle
 from oboptim.oracles._retry import DEFAULT_BACKOFF_S, DEFAULT_BATCH_RETRIES, FailureBudget, evaluate_with_retries
@@ -132,8 +134,10 @@ class Campaign(CampaignView):
             task_options: keyword options of a task that takes them (``sd``: ``prior_path``, ``prompt``, ...);
                 stored with the campaign, so a resume needs none.
             oracle: the oracle the campaign will run with, when creating it: a task's named oracle (``"jpeg"``)
-                brings its own defaults (:attr:`Task.oracle_defaults`). Ignored on resume.
-            budget: finished trials a run aims for; stored with a new campaign (default: the task's, else 64).
+                brings its own defaults (:attr:`Task.oracle_defaults`), and the campaign remembers it, so that a
+                run given no oracle scores with it. Ignored on resume (:meth:`run` checks the oracle it is given).
+            budget: finished trials a run aims for; stored with a new campaign (default: the task's, else 64, or
+                four rounds where a round is larger).
             worker_name: this process's name as a worker (default ``HOST:PID``); a worker restarted under the same
                 name finishes its own unfinished trials first.
             settings: campaign settings (the fields of :class:`~oboptim.CampaignSettings`); on resume the settings
@@ -151,10 +155,16 @@ class Campaign(CampaignView):
             task_obj = _task_for_new_campaign(task, options)
             defaults = task_obj.defaults_for(oracle)
             resolved = CampaignSettings.resolve(defaults, {**settings, "task_options": options})
-            budget = _checked_budget(budget if budget is not None else defaults.get("budget", DEFAULT_BUDGET))
+            check_proposal_settings(resolved)  # a combination that cannot propose fails before anything is stored
+            if budget is None:
+                budget = defaults.get("budget", default_budget(resolved.batch_size))
+            budget = _checked_budget(budget)
+            _warn_if_one_round(budget, resolved.batch_size)
             # A sequence task's alphabet is stored too: reading commands show sequences without loading the task.
             space = {"space": task_obj.sequence.to_json()} if task_obj.sequence is not None else {}
-            config = resolved.to_stored(budget=budget, task_sha256=task_file_digest(task), **space)
+            # The oracle it is created with is remembered: a resume or a worker given none scores with it.
+            remembered = {} if oracle is None else {ORACLE_KEY: identify(oracle, None, task_obj).to_json()}
+            config = resolved.to_stored(budget=budget, task_sha256=task_file_digest(task), **space, **remembered)
             existing, created = store.get_or_create_campaign(name, task, config, 0 if seed is None else int(seed))
             if created:
                 return cls(store, existing, task_obj, device=device, particle_batch_size=particle_batch_size,
@@ -236,13 +246,17 @@ class Campaign(CampaignView):
         max_pending: int | None = None,
         progress: bool = False,
         log: Callable[[str], None] | None = None,
+        oracle_change: bool = False,
     ) -> None:
         """Ask, query the oracle and tell until ``budget`` trials are finished (completed or failed).
 
         Args:
-            budget: total finished trials to reach (default: the campaign's).
+            budget: total finished trials to reach; stored as the campaign's budget, which workers and later runs
+                given none follow (default: the campaign's, re-read while running, so a run that extends it is
+                followed).
             oracle: a callable ``f(x [B, *shape]) -> values``, an :class:`Oracle`, ``"module:function"``,
-                ``"path/to/file.py:function"`` or ``"human"``; default: the task's own oracle.
+                ``"path/to/file.py:function"`` or ``"human"``; default: the oracle the campaign remembers (the one
+                it was created or first run with), else the task's own.
             oracle_command: a shell command speaking JSON lines instead.
             retries: re-query failed trials this many times.
             batch_retries: ask again this many times, after growing pauses starting at ``retry_backoff`` seconds,
@@ -260,21 +274,38 @@ class Campaign(CampaignView):
             progress: show a progress bar (the command line does; the library is quiet by default).
             log: where each round's one-line summary goes (default: nowhere; the command line sends it to standard
                 error).
+            oracle_change: score with ``oracle`` although the campaign remembers another one (recorded in the
+                campaign's ``oracle_changes``); without it, a different oracle is refused before any query.
+
+        Raises:
+            ConfigError: ``oracle`` differs from the campaign's remembered oracle and ``oracle_change`` is not set.
         """
-        budget = self.budget if budget is None else _checked_budget(budget)
+        if budget is not None:
+            budget = _checked_budget(budget)
+        self.storage.check_writable()  # a read-only database fails now, not after a proposal
+        oracle, oracle_command, remember = self._campaign_oracle(oracle, oracle_command, oracle_change)
         if budget == 0:
             return
-        self.storage.check_writable()  # a read-only database fails now, not after a proposal
         if executor is not None:
             recipe = self._oracle_recipe(oracle, oracle_command, oracle_timeout, retries, batch_retries,
                                          retry_backoff)
+            self._remember(remember, budget)  # once the oracle is known to build: a refused run stores nothing
+            budget = self._stored_budget()
             return self._run_async(parse_executor(executor), recipe, budget, max_pending, max_failure_rate,
                                    grace_seconds, heartbeat_seconds, progress, log)
         oracle_obj = resolve_oracle(oracle, self.oracle_context(oracle_timeout), command=oracle_command)
+        try:
+            self._remember(remember, budget)
+            budget = self._stored_budget()
+        except BaseException:
+            oracle_obj.close()
+            raise
         resume_own = True  # first its own unfinished trials, for a worker that comes back under the same name
         try:
             with self._loop(budget, max_failure_rate, grace_seconds, heartbeat_seconds, progress, log) as loop:
-                while (finished := _finished(counts := self.storage.count_trials(self.id))) < budget:
+                # the stored budget, re-read each batch: a run started later with a larger --budget extends ours
+                while (finished := _finished(counts := self.storage.count_trials(self.id))) < (
+                        budget := self._stored_budget()):
                     claimed = self.storage.claim_trials(self.id, self.worker, grace_seconds,
                                                         limit=self.settings.batch_size, resume_own=resume_own)
                     resume_own = False
@@ -312,9 +343,56 @@ class Campaign(CampaignView):
         except KeyboardInterrupt:
             self.release_mine()  # so `status` shows them waiting, and any worker may take them up at once
             raise
+        except SpaceExhausted:  # every candidate of the design space is scored or pending: nothing left to do
+            self._set_status(CAMPAIGN_FINISHED)
+            raise
         finally:
             if bar is not None:
                 bar.close()
+
+    def _stored_budget(self) -> int:
+        """The campaign's budget as stored now (the last run that gave one set it)."""
+        self.record = self.storage.get_campaign_by_id(self.id)
+        return self.budget
+
+    def _remember(self, updates: dict[str, Any], budget: int | None) -> None:
+        """Store the run's oracle (``updates`` from :meth:`_campaign_oracle`) and budget, where they changed."""
+        if budget and budget != self._stored_budget():
+            updates = {**updates, "budget": budget}  # workers and later runs given none follow it
+        if updates:
+            self.record = self.storage.update_campaign_config(self.id, updates)
+
+    def _campaign_oracle(self, oracle: Any, command: str | None,
+                         change: bool) -> tuple[Any, str | None, dict[str, Any]]:
+        """``(oracle, command, config updates)``: what to score with, and what to remember once it builds.
+
+        The campaign's remembered oracle when none is given; the given one when it is the same, or the campaign has
+        none remembered yet (it is remembered), or ``change`` says so (the change is recorded). A different one
+        without ``change`` is a one-line :class:`ConfigError`."""
+        self.record = self.storage.get_campaign_by_id(self.id)
+        stored = OracleIdentity.from_json(self.record.config.get(ORACLE_KEY))
+        asked_for_none = oracle is None and command is None
+        if asked_for_none and stored is not None:
+            given = stored.with_current_file()
+            oracle, command = stored.arguments()
+        else:
+            given = identify(oracle, command, self.task)
+        if stored is None:
+            return oracle, command, {ORACLE_KEY: given.to_json()}
+        if given.same_oracle(stored) and given.sha256 == stored.sha256:
+            return oracle, command, {}
+        if not change:
+            if given.same_oracle(stored):
+                raise ConfigError(f"the oracle file of campaign {self.name!r} ({stored.spec.rpartition(':')[0]}) "
+                                  "changed since it scored the campaign's trials: add --oracle-change to score the "
+                                  "rest with the file as it is now (recorded with the campaign)")
+            raise ConfigError(f"campaign {self.name!r} is scored by {stored.describe()}; you passed "
+                              f"{given.describe()}: drop it to go on with the campaign's oracle, or add "
+                              "--oracle-change to score the rest with the new one (recorded with the campaign)")
+        change_record = {"from": stored.to_json(), "to": given.to_json(), "finished": self.finished_count(),
+                         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "by": self.worker}
+        changes = [*self.record.config.get(ORACLE_CHANGES_KEY, []), change_record]
+        return oracle, command, {ORACLE_KEY: given.to_json(), ORACLE_CHANGES_KEY: changes}
 
     def _outstanding(self, counts: Mapping[str, int]) -> int:
         """Trials proposed but not finished that this run may still evaluate: trials asked for someone else are
@@ -340,41 +418,12 @@ class Campaign(CampaignView):
     def _run_async(self, executor: Executor, recipe: OracleRecipe, budget: int, max_pending: int | None,
                    max_failure_rate: float, grace_seconds: float, heartbeat_seconds: float | None, progress: bool,
                    log: Callable[[str], None] | None) -> None:
-        """The loop with an executor: submit each trial as it is proposed, record each outcome as it returns."""
-        resume_own = True
+        """The loop with an executor: submit each trial as it is proposed, record each outcome as it returns (in a
+        thread of its own, :mod:`oboptim._async_loop`)."""
+        from oboptim._async_loop import run_with_executor
+
         with self._loop(budget, max_failure_rate, grace_seconds, heartbeat_seconds, progress, log) as loop, executor:
-            executor.start(recipe)
-            pending_cap = max_pending or 2 * executor.slots
-            while True:
-                counts = self.storage.count_trials(self.id)
-                finished = _finished(counts)
-                if finished >= budget and not executor.in_flight:
-                    break
-                room = pending_cap - len(executor.in_flight)
-                submitted = 0
-                if room > 0 and finished < budget:
-                    trials = self.storage.claim_trials(self.id, self.worker, grace_seconds, limit=room,
-                                                       resume_own=resume_own)
-                    resume_own = False
-                    if not trials:
-                        n = min(room, self.settings.batch_size, budget - finished - self._outstanding(counts))
-                        trials = [] if n <= 0 else self._propose_as_the_one_proposer(n, budget, grace_seconds,
-                                                                                      loop.heart)
-                        if trials:
-                            loop.say(self.round_summary(trials[0].round, budget))
-                    loop.heart.hold(trial.id for trial in trials)
-                    for trial in trials:
-                        executor.submit(trial.id, trial.x)
-                    submitted = len(trials)
-                results = executor.done(timeout=0.0 if submitted else _POLL_SECONDS)
-                if results:
-                    record_outcomes(self.storage, self.id, results, skip_conflicts=True, holder=self.worker)
-                    loop.heart.drop(trial_id for trial_id, _ in results)
-                    loop.failures.record([outcome for _, outcome in results])
-                    if loop.bar is not None:
-                        loop.bar.n = self.finished_count()
-                        loop.bar.refresh()
-                    loop.failures.check()
+            run_with_executor(self, executor, recipe, budget, max_pending, grace_seconds, loop)
         self.executor_busy_seconds = executor.busy_seconds
 
     def _propose_as_the_one_proposer(self, n: int, budget: int, grace_seconds: float,
@@ -443,6 +492,10 @@ class Campaign(CampaignView):
             parts.append("prior samples")
         if diag.gap is not None:
             parts.append(f"gap {diag.gap.gap:+.3g} (rmse {diag.gap.gap_rmse:.3g})")
+        if diag.retried_batches:
+            parts.append(f"oracle retried {diag.retried_batches}x (last: {diag.retry_reason})")
+        if diag.note:
+            parts.append(diag.note)
         return " | ".join(parts)
 
     # -- internals -------------------------------------------------------------------------------------------------
@@ -452,8 +505,10 @@ class Campaign(CampaignView):
         shape = self._domain_shape(trials)
         done = [t for t in trials if t.state == TrialState.COMPLETED]
         pending = [t for t in trials if t.state in (TrialState.WAITING, TrialState.RUNNING)]
+        failed = [t for t in trials if t.state == TrialState.FAILED]
         stack = lambda ts: np.stack([t.x for t in ts]) if ts else np.zeros((0, *shape), np.float32)  # noqa: E731
-        return History(stack(done), np.array([t.value for t in done], dtype=np.float64), stack(pending))
+        return History(stack(done), np.array([t.value for t in done], dtype=np.float64), stack(pending),
+                       stack(failed))
 
     def _domain_shape(self, trials: list[TrialRecord]) -> tuple[int, ...]:
         if trials:
@@ -515,6 +570,25 @@ def _warn_if_the_task_file_changed(name: str, record: CampaignRecord) -> None:
         warnings.warn(f"the task file of campaign {name!r} ({record.task.rpartition(':')[0]}) changed since the "
                       "campaign was created: its oracle, prior or features may differ from the stored trials'",
                       TaskFileChangedWarning, stacklevel=3)
+
+
+DEFAULT_ROUNDS = 4  # a default budget holds at least this many rounds: round 0 samples the prior, the rest learn
+
+
+def default_budget(batch_size: int) -> int:
+    """The budget of a campaign created with none (and a task that names none): 64, or four rounds if larger."""
+    return max(DEFAULT_BUDGET, DEFAULT_ROUNDS * int(batch_size))
+
+
+class SmallBudgetWarning(UserWarning):
+    """A campaign whose budget holds one round or less: its trials are all prior samples, the surrogate never acts."""
+
+
+def _warn_if_one_round(budget: int, batch_size: int) -> None:
+    if 0 < budget <= batch_size:
+        warnings.warn(f"a budget of {budget} holds one round of {batch_size} (the first round samples the prior), "
+                      "so the surrogate never steers the campaign: give --budget above --batch-size",
+                      SmallBudgetWarning, stacklevel=3)
 
 
 def _checked_budget(budget: Any) -> int:

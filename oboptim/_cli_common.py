@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,21 @@ def user_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def warnings_as_lines(ctx: click.Context) -> None:
+    """Until ``ctx`` closes, show oboptim's own warnings (e.g. ``TaskFileChangedWarning``) as one line on standard
+    error, ``warning: ...``, instead of Python's file, line number and source line; other warnings as Python does."""
+    previous = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if category.__module__.partition(".")[0] == "oboptim":
+            click.echo(f"warning: {message}", err=True)
+        else:
+            previous(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = show
+    ctx.call_on_close(lambda: setattr(warnings, "showwarning", previous))
+
+
 storage_option = click.option("--storage", default=None, metavar="URL",
                               help="SQLAlchemy URL (default: $OBOPTIM_STORAGE or sqlite:///oboptim.db).")
 
@@ -46,4 +62,4 @@ def kind_option(flag: str, registry: Registry[Any], what: str) -> Callable[[Call
     return click.option(flag, type=click.Choice(registry.names()), default=None, help=f"{what} ({kinds}).")
 
 
-__all__ = ["INTERRUPTED", "kind_option", "storage_option", "user_errors"]
+__all__ = ["INTERRUPTED", "kind_option", "storage_option", "user_errors", "warnings_as_lines"]

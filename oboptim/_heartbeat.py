@@ -8,8 +8,11 @@ its leases run out ``grace_seconds`` later; then another worker re-queues the tr
 Optuna's RDB heartbeat (``heartbeat_interval``, ``grace_period``).
 
 The thread uses the same :class:`~oboptim.storage.Storage` (its engine is thread safe; each renewal is its own short
-transaction). A renewal that fails (a database briefly unreachable) is retried at the next beat; the grace period is
-what absorbs such gaps.
+transaction). What is held may change from any thread (:meth:`Heartbeat.hold` and :meth:`Heartbeat.drop` take a
+lock): with an executor the main thread holds each trial before submitting it, and the recorder thread drops it once
+its outcome is stored (:mod:`oboptim._async_loop`), so a lease is renewed exactly while its outcome is unrecorded.
+A renewal that fails (a database briefly unreachable) is retried at the next beat; the grace period is what absorbs
+such gaps.
 """
 
 from __future__ import annotations

@@ -13,7 +13,11 @@ that can be called and tested alone:
 6. :func:`check_manifold`: the final particles off the prior's manifold excluded (``manifold_check > 0``);
 7. :func:`select`: the batch from the final particles (the selection kind of the settings; ``sequential`` re-scores
    them with ``select_acquisition`` on the surrogate told of its earlier picks, :func:`selection_context`);
-8. :func:`describe`: decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot.
+8. :func:`describe`: decoded candidates with their provenance, the round's diagnostics and the surrogate snapshot;
+9. :func:`only_new_sequences`, for a sequence task (round 0 too): a candidate already scored, pending or taken
+   earlier in the batch is dropped, and a batch left short is filled from further prior draws (the heaviest under
+   the tilt first), then, for a small space, from the sequences the prior allows; what is still missing is not
+   proposed (the round's ``note`` says so), and with nothing new at all :class:`oboptim.errors.SpaceExhausted`.
 
 All randomness comes from one generator, so a round is a pure function of the history, the settings and the seed.
 """
@@ -35,12 +39,22 @@ from oboptim._registry import SURROGATES
 from oboptim._settings import CampaignSettings
 from oboptim._task import Task
 from oboptim.acquisition._base import Acquisition, make_acquisition, reads_pending
+from oboptim.errors import SpaceExhausted
 from oboptim.priors._diffusion_prior import DiffusionPrior
 from oboptim.sampling._baselines import ddim_sample
 from oboptim.sampling._manifold import ManifoldCheck, exclude_particles, restrict_to_manifold
 from oboptim.sampling._result import SMCResult
 from oboptim.sampling._selection import SelectionContext, select_particles
 from oboptim.sampling._smc import SMCSampler
+from oboptim.sequences._novelty import (
+    NewSequences,
+    allowed_by_prior,
+    find_new_sequences,
+    sequence_key,
+    sequence_keys,
+    space_size,
+)
+from oboptim.sequences._space import SequenceSpace
 from oboptim.surrogates._base import FitReport, Surrogate
 
 
@@ -52,11 +66,14 @@ class History:
         X: ``[n, *domain_shape]`` completed candidates, in trial order.
         y: ``[n]`` their observed values.
         pending: ``[p, *domain_shape]`` asked but unfinished candidates.
+        failed: ``[f, *domain_shape]`` candidates whose trials failed (an infeasible sequence, say); a sequence task
+            never proposes them again (None: not known).
     """
 
     X: np.ndarray
     y: np.ndarray
     pending: np.ndarray
+    failed: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -121,10 +138,15 @@ def propose(
     round_index: int,
     particle_batch_size: int | None = None,
 ) -> Proposal:
-    """``num_candidates`` new candidates for round ``round_index``, all randomness from ``generator``."""
+    """``num_candidates`` new candidates for round ``round_index``, all randomness from ``generator`` (fewer for a
+    sequence task short of new sequences; :class:`SpaceExhausted` when it has none left)."""
+    if task.sequence is not None:
+        check_space_left(task.sequence, history)
     if history.y.shape[0] == 0:
-        return propose_from_prior(prior, settings, num_candidates, generator, round_index, particle_batch_size,
-                                  task=task)
+        proposal = propose_from_prior(prior, settings, num_candidates, generator, round_index, particle_batch_size,
+                                      task=task)
+        return only_new_sequences(task, prior, settings, history, proposal, num_candidates, generator,
+                                  round_index=round_index, particle_batch_size=particle_batch_size)
     started = time.perf_counter()
     fitted = fit_surrogate(task, settings, history, generator)
     model = condition_on_pending(fitted.surrogate, task, history)
@@ -136,9 +158,12 @@ def propose(
     checked = exclude_known_sequences(task, prior, tilted, history, checked)
     context = selection_context(task, prior, settings, model, history, checked.result)
     groups, picks = select(checked.result, settings, generator, context)
-    return describe(task, prior, settings, history, fitted, model, tilted, checked.result, groups, picks,
-                    round_index=round_index, seconds=time.perf_counter() - started,
-                    manifold_dropped=checked.dropped)
+    proposal = describe(task, prior, settings, history, fitted, model, tilted, checked.result, groups, picks,
+                        round_index=round_index, seconds=time.perf_counter() - started,
+                        manifold_dropped=checked.dropped)
+    return only_new_sequences(task, prior, settings, history, proposal, num_candidates, generator,
+                              round_index=round_index, particle_batch_size=particle_batch_size, model=model,
+                              tilted=tilted)
 
 
 def propose_from_prior(prior: DiffusionPrior, settings: CampaignSettings, num_candidates: int,
@@ -247,10 +272,11 @@ def check_manifold(prior: DiffusionPrior, result: SMCResult, settings: CampaignS
 def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, history: History,
                             checked: ManifoldFilter) -> ManifoldFilter:
     """Step 6b, for a sequence task: each final particle snapped to its sequence, rewards recomputed on the
-    sequences, and every particle whose sequence was already scored, is pending, or is held by a heavier particle of
-    this round given reward ``-inf`` and weight 0 (a group where none is left keeps its weights, and ``argmax``
-    gives it another group's best spare new particle): a discrete space repeats itself, and a repeated query teaches
-    nothing. Snapped particles with one sequence are copies, which the selections across groups take once."""
+    sequences, and every particle whose sequence was already scored (or failed), is pending, or is held by a heavier
+    particle of this round given reward ``-inf`` and weight 0 (a group where none is left keeps its weights, and
+    ``argmax`` gives it another group's best spare new particle): a discrete space repeats itself, and a repeated
+    query teaches nothing. Snapped particles with one sequence are copies, which the selections across groups take
+    once."""
     if task.sequence is None:
         return checked
     result = checked.result
@@ -260,13 +286,12 @@ def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, his
         tokens = task.to_candidates(prior.decode(flat)).cpu()
         snapped = prior.encode(tokens).to(flat)
         rewards = tilted.reward(prior.decode(snapped)).float().view(groups, n).to(result.rewards)
-    seen = {np.ascontiguousarray(row).tobytes() for row in np.concatenate([history.X, history.pending])
-            .astype(np.int64)}
+    seen = sequence_keys(known_candidates(history))
     rows = tokens.numpy().astype(np.int64)
     fresh = np.zeros(groups * n, dtype=bool)
     usable = torch.isfinite(result.rewards).reshape(-1).cpu().numpy()  # the manifold check's verdict stands
     for index in torch.argsort(result.log_weights.reshape(-1).cpu(), descending=True, stable=True).tolist():
-        key = rows[index].tobytes()
+        key = sequence_key(rows[index])
         if usable[index] and key not in seen:
             seen.add(key)
             fresh[index] = True
@@ -346,7 +371,120 @@ def describe(task: Task, prior: DiffusionPrior, settings: CampaignSettings, hist
     return Proposal(xs.numpy(), provenances, diagnostics, snapshot)
 
 
+def check_space_left(space: SequenceSpace, history: History) -> None:
+    """Before a sequence round: :class:`SpaceExhausted` when every sequence of ``space`` was scored or is pending."""
+    size = space_size(space.num_states, space.length)
+    if len(sequence_keys(known_candidates(history))) >= size:
+        raise SpaceExhausted(f"all {size:,} sequences of length {space.length} over {space.alphabet!r} were scored "
+                             f"or are pending: nothing new is left to propose; {_START_ANEW}")
+
+
+def only_new_sequences(task: Task, prior: DiffusionPrior, settings: CampaignSettings, history: History,
+                       proposal: Proposal, num_candidates: int, generator: torch.Generator, *, round_index: int,
+                       particle_batch_size: int | None = None, model: Surrogate | None = None,
+                       tilted: Tilt | None = None) -> Proposal:
+    """Step 9, for a sequence task: ``proposal`` without the candidates already scored, pending, or earlier in the
+    batch, filled back to ``num_candidates`` from a widened search (:func:`oboptim.sequences._novelty
+    .find_new_sequences`: further prior draws, the heaviest under ``tilted`` first when given, then for a small
+    space the sequences the prior allows). A round still short proposes fewer and says so in its diagnostics'
+    ``note``; one with nothing new raises :class:`SpaceExhausted`. Fill-ins are ``source="prior"`` candidates,
+    with the surrogate's predictions when ``model`` is given. Draws randomness from ``generator`` only when short.
+    """
+    if task.sequence is None:
+        return proposal
+    known = sequence_keys(known_candidates(history))
+    keep: dict[bytes, int] = {}
+    for index, row in enumerate(proposal.xs):
+        key = sequence_key(row)
+        if key not in known and key not in keep:
+            keep[key] = index
+    missing = num_candidates - len(keep)
+    if missing == 0 and len(keep) == len(proposal.xs):
+        return proposal
+    space = task.sequence
+    rank = None if tilted is None else (lambda tokens: sequence_rewards(prior, tilted, tokens, generator.device))
+    found = find_new_sequences(
+        missing, known | set(keep), num_states=space.num_states, length=space.length,
+        draw=lambda n: sample_from_prior(prior, n, settings.steps, generator, particle_batch_size, task=task),
+        allowed=lambda tokens: allowed_by_prior(prior, space.relaxation, tokens, device=generator.device),
+        generator=generator, rank=rank)
+    kept = list(keep.values())
+    if not kept and found.tokens.shape[0] == 0:
+        raise SpaceExhausted(_exhausted_message(space, found))
+    xs = np.concatenate([proposal.xs[kept].astype(np.int64), found.tokens])
+    provenances = [proposal.provenances[i] for i in kept] + prior_fill_provenances(
+        task, prior, settings, history, found.tokens, round_index=round_index, model=model, tilted=tilted,
+        device=generator.device)
+    note = _fill_note(num_candidates, len(kept), found, sampler=tilted is not None)
+    return dataclasses.replace(proposal, xs=xs, provenances=provenances,
+                               diagnostics=dataclasses.replace(proposal.diagnostics, note=note))
+
+
+def prior_fill_provenances(task: Task, prior: DiffusionPrior, settings: CampaignSettings, history: History,
+                           tokens: np.ndarray, *, round_index: int, model: Surrogate | None = None,
+                           tilted: Tilt | None = None, device: torch.device | str = "cpu") -> list[Provenance]:
+    """Provenances of the prior draws ``tokens [k, L]`` that filled a short round: ``source="prior"``, with the
+    acquisition and the surrogate's predictions when the round had a surrogate."""
+    base = Provenance(source=PRIOR, round=round_index, steps=settings.steps)
+    if tokens.shape[0] == 0 or model is None or tilted is None:
+        return [base] * tokens.shape[0]
+    rewards = sequence_rewards(prior, tilted, tokens, device) * tilted.scale
+    with torch.no_grad():
+        mean, variance = model.posterior(features_of(task, tokens))
+    latent_variance = variance.clamp_min(0)
+    noise_variance = model.noise_variance()
+    stored_settings = settings.to_json()
+    return [dataclasses.replace(
+        base, acquisition=float(rewards[i]), predicted_mean=float(mean[i]),
+        predicted_std=float(latent_variance[i].sqrt()),
+        predictive_std=float((latent_variance[i] + noise_variance) ** 0.5), surrogate_version=round_index,
+        train_size=int(history.y.shape[0]), pending=int(history.pending.shape[0]), settings=stored_settings)
+        for i in range(tokens.shape[0])]
+
+
+_START_ANEW = "stop here, or start a new campaign with --name over a larger space (longer sequences, more states)"
+
+
+def _exhausted_message(space: SequenceSpace, found: NewSequences) -> str:
+    if found.enumerated is not None:
+        size = space_size(space.num_states, space.length)
+        return (f"every sequence the prior allows ({found.enumerated:,} of the {size:,} of length {space.length} over "
+                f"{space.alphabet!r}) was scored or is pending: nothing new is left to propose; {_START_ANEW}")
+    return (f"no new sequence in {found.draws:,} prior draws: every sequence the prior proposes was scored or is "
+            f"pending, so there is nothing new to propose; {_START_ANEW}")
+
+
+def _fill_note(asked: int, kept: int, found: NewSequences, *, sampler: bool) -> str:
+    """The round's one-line note on a batch the sampler alone did not fill with new sequences."""
+    searched = f"{found.draws:,} more prior draws"
+    if found.enumerated is not None:
+        searched += f" and the {found.enumerated:,} sequences the prior allows"
+    filled = found.tokens.shape[0]
+    sources = f"{kept} from {'the sampler' if sampler else 'the first prior draws'}, {filled} from {searched}"
+    if kept + filled == asked:
+        return f"new sequences: {sources}"
+    left = "no other new sequence found" if found.enumerated is None else "no other sequence the prior allows is new"
+    return f"proposed {kept + filled} of {asked}: {left} ({sources})"
+
+
 # -- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def known_candidates(history: History) -> np.ndarray:
+    """Every candidate the campaign has asked about: completed, pending and failed ``[n, *domain_shape]``."""
+    parts = [history.X, history.pending] + ([] if history.failed is None else [history.failed])
+    parts = [np.asarray(part).reshape(-1, *history.X.shape[1:]) for part in parts]
+    return np.concatenate(parts) if parts else history.X
+
+
+def sequence_rewards(prior: DiffusionPrior, tilted: Tilt, tokens: np.ndarray,
+                     device: torch.device | str = "cpu") -> np.ndarray:
+    """The sampler's reward of sequences ``tokens [n, L]`` (their clean particles): ``[n]`` float64."""
+    with torch.no_grad():
+        particles = prior.encode(torch.as_tensor(tokens)).to(device)
+        return tilted.reward(prior.decode(particles)).double().cpu().numpy()
+
+
 
 
 def features_of(task: Task, x: np.ndarray | Tensor) -> Tensor:
@@ -390,6 +528,8 @@ def _on_device_of_input(acquisition: Acquisition, scale: float = 1.0) -> Callabl
 
 
 __all__ = ["FittedSurrogate", "History", "ManifoldFilter", "Proposal", "Tilt",
-           "batch_spread", "build_acquisition", "check_manifold", "condition_on_pending", "describe",
-           "exclude_known_sequences", "features_of", "fit_surrogate", "propose", "propose_from_prior", "reward_scale",
-           "sample", "sample_from_prior", "select", "selection_context", "tilt", "warm_start", "warm_start_timestep"]
+           "batch_spread", "build_acquisition", "check_manifold", "check_space_left", "condition_on_pending",
+           "describe", "exclude_known_sequences", "features_of", "fit_surrogate", "known_candidates",
+           "only_new_sequences", "prior_fill_provenances", "propose", "propose_from_prior", "reward_scale", "sample",
+           "sample_from_prior", "select", "selection_context", "sequence_rewards", "tilt", "warm_start",
+           "warm_start_timestep"]

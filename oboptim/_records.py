@@ -123,6 +123,11 @@ class RoundDiagnostics:
         batch_spread: mean pairwise Euclidean distance between the batch's candidates in the prior's particle space.
         manifold_dropped: final particles the manifold check excluded from the selection (0: the check was off or
             passed them all; None: a round stored before it was recorded).
+        note: one line on an unusual proposal, e.g. a sequence round that found fewer new sequences than asked for
+            and proposed fewer, or filled its batch beyond the sampler (None: nothing to say).
+        retried_batches: batches of the round's trials that the oracle failed transiently (an exception, a crash, a
+            timeout) and that were asked again, filled in as the outcomes arrive (None: none, or not recorded).
+        retry_reason: the last such failure's reason.
         gap: predicted against observed values, filled in as the round's outcomes arrive.
     """
 
@@ -142,6 +147,9 @@ class RoundDiagnostics:
     selection: str | None = None
     batch_spread: float | None = None
     manifold_dropped: int | None = None
+    note: str | None = None
+    retried_batches: int | None = None
+    retry_reason: str | None = None
     gap: GapSummary | None = None
 
     @property

@@ -9,6 +9,7 @@ are coloured one band per round, with whole-number ticks on the colour bar.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import matplotlib
@@ -47,18 +48,33 @@ def rounds_table(campaign) -> str:
     """One line per round: how its batch was proposed. ``alpha`` is in the oracle's units (``alpha * alpha_scale``:
     with ``alpha_units=std`` the observed values' spread times the setting), ``spread`` the mean pairwise distance of
     the batch in the prior's particle space, ``dropped`` the final particles the manifold check excluded. A round
-    stored before a column was recorded shows ``-`` there."""
+    stored before a column was recorded shows ``-`` there. A round whose oracle failed transiently ends with
+    ``retried N oracle batch(es) (last: REASON)``, and one with a note on its proposal (a sequence round short of new
+    sequences) with ``note: NOTE``."""
     lines = [f"{'round':>5}  {'source':6}  {'acquisition':11}  {'selection':10}  {'alpha':>10}  {'spread':>9}  "
              f"{'dropped':>7}"]
     for record in campaign.storage.rounds(campaign.id):
         d = RoundDiagnostics.from_json(record.diagnostics)
         if d.source != SMC:
-            lines.append(f"{record.round:5d}  {d.source:6}  prior samples")
+            lines.append(f"{record.round:5d}  {d.source:6}  prior samples{_retried(d)}{_noted(d)}")
             continue
         lines.append(f"{record.round:5d}  {d.source:6}  {_shown(d.acquisition):11}  {_shown(d.selection):10}  "
                      f"{_shown(d.oracle_alpha, '.4g'):>10}  {_shown(d.batch_spread, '.4g'):>9}  "
-                     f"{_shown(d.manifold_dropped):>7}")
+                     f"{_shown(d.manifold_dropped):>7}{_retried(d)}{_noted(d)}")
     return "\n".join(lines) + "\n"
+
+
+def _retried(d: RoundDiagnostics) -> str:
+    """``  retried 1 oracle batch (last: REASON)``, or nothing when the round's oracle never failed transiently."""
+    if not d.retried_batches:
+        return ""
+    plural = "es" if d.retried_batches > 1 else ""
+    return f"  retried {d.retried_batches} oracle batch{plural} (last: {d.retry_reason})"
+
+
+def _noted(d: RoundDiagnostics) -> str:
+    """``  note: ...`` (a sequence round short of new sequences says so), or nothing."""
+    return f"  note: {d.note}" if d.note else ""
 
 
 def _shown(value, spec: str = "") -> str:
@@ -71,7 +87,7 @@ def report_figures(campaign) -> list[tuple[str, Figure]]:
     done = [t for t in trials if t.state == TrialState.COMPLETED]
     figures = [
         ("best_so_far.png", _best_so_far(campaign, trials)),
-        ("rewards_per_round.png", _rewards_per_round(done)),
+        ("rewards_per_round.png", _rewards_per_round(done, [t for t in trials if t.state in FAILED_STATES])),
         ("calibration.png", _calibration(done)),
     ]
     if _points_are_2d(campaign, trials):
@@ -124,8 +140,10 @@ def _best_so_far(campaign, trials) -> Figure:
     return figure
 
 
-def _rewards_per_round(done) -> Figure:
-    """Boxes of each round's values, on a y-range that shows the rounds after 0.
+def _rewards_per_round(done, failed=()) -> Figure:
+    """Boxes of each round's values, on a y-range that shows the rounds after 0, and each round's failed trials
+    (``failed``: an infeasible sequence, a crashed oracle, an abandoned trial) counted as ``✗ n`` over the round and
+    in the title, since they have no value to draw.
 
     Round 0 holds the prior's samples, often far worse than anything the campaign proposes later (a gmm2d campaign:
     -18 against -0.8 to 0.3); letting them set the axis flattens every later round into a line. So the axis spans the
@@ -134,10 +152,12 @@ def _rewards_per_round(done) -> Figure:
     """
     rounds = sorted({t.round for t in done})
     data = [np.array([t.value for t in done if t.round == r]) for r in rounds]
+    failures = Counter(t.round for t in failed)
     figure, axes = _figure(6, 4)
-    axes.set(xlabel="round", ylabel="observed value", title="observed values per round")
+    title = "observed values per round" + (f" ({len(failed)} failed, ✗)" if failed else "")
+    axes.set(xlabel="round", ylabel="observed value", title=title)
     if not data:
-        _note(axes, EMPTY_NOTE)
+        _note(axes, EMPTY_NOTE + (f" ({len(failed)} failed)" if failed else ""))
         return figure
     axes.boxplot(data, positions=rounds, widths=0.6, manage_ticks=False, showfliers=False)  # the dots show all
     jitter = np.random.default_rng(0)
@@ -145,7 +165,11 @@ def _rewards_per_round(done) -> Figure:
         axes.scatter(r + jitter.uniform(-0.15, 0.15, len(values)), values, s=6, c="C0", alpha=0.5, zorder=3)
     low, high = _shown_range(data[1:] if len(data) > 1 else data)
     axes.set_ylim(low, high)
-    axes.set_xlim(rounds[0] - 0.6, rounds[-1] + 0.6)
+    shown_rounds = sorted({*rounds, *failures})
+    axes.set_xlim(shown_rounds[0] - 0.6, shown_rounds[-1] + 0.6)
+    for r, count in sorted(failures.items()):  # above the ▼ marks of values below the axis
+        axes.text(r, 0.07, f"✗ {count}", transform=axes.get_xaxis_transform(), ha="center", va="bottom", fontsize=8,
+                  color="C1")
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.grid(alpha=0.3)
     if _mark_beyond(axes, rounds, data, low, high) and rounds[0] == 0:  # under the x label

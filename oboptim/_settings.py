@@ -44,6 +44,9 @@ ALPHA_UNITS = ("oracle", "std")
 # Keys a task's ``defaults`` may hold besides settings: how long and in what chunks a campaign runs by default.
 TASK_RUN_DEFAULTS = frozenset({"budget", "particle_batch_size"})
 
+# Keys of a stored campaign's config that are not settings: the oracle it is scored by, and its changes.
+CAMPAIGN_ORACLE_KEYS = frozenset({"oracle", "oracle_changes"})
+
 LEGACY_DEFAULTS: dict[str, Any] = {
     "acquisition": "ucb", "alpha": 1.0, "alpha_units": "oracle", "particles": 64, "steps": 100,
     "selection": "resample", "select_acquisition": "", "top_fraction": 0.5, "manifold_check": 0.0,
@@ -146,12 +149,9 @@ class CampaignSettings:
                "a percentile in [0, 100) (0: off)", self)
         _check(_is_number(self.warm_start) and 0 <= self.warm_start < 1, "warm_start",
                "a fraction of the diffusion time in [0, 1) (0: off)", self)
-        _check(self.select_acquisition == "" or self.select_acquisition in ACQUISITIONS, "select_acquisition",
-               f"one of {', '.join(ACQUISITIONS.names())} or \"\" (the sampler's)", self)
         if self.alpha_units not in ALPHA_UNITS:
             raise ConfigError(f"alpha_units must be one of {', '.join(ALPHA_UNITS)}; got {self.alpha_units!r}")
-        for registry in (SURROGATES, ACQUISITIONS, RESAMPLERS, TEMPERING_SCHEDULES, SELECTIONS):
-            registry.check(getattr(self, registry.setting))
+        self._check_kinds()
         options = self.task_options
         if not isinstance(options, Mapping) or not all(
             isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in options.items()
@@ -160,6 +160,13 @@ class CampaignSettings:
         # 1 and 1.0 are the same setting
         for name in ("beta", "alpha", "gamma", "ess_threshold", "top_fraction", "manifold_check", "warm_start"):
             object.__setattr__(self, name, float(getattr(self, name)))
+
+    def _check_kinds(self) -> None:
+        """Each kind (surrogate, acquisition, ...) must be registered in this process (a plug-in registers its own)."""
+        _check(self.select_acquisition == "" or self.select_acquisition in ACQUISITIONS, "select_acquisition",
+               f"one of {', '.join(ACQUISITIONS.names())} or \"\" (the sampler's)", self)
+        for registry in (SURROGATES, ACQUISITIONS, RESAMPLERS, TEMPERING_SCHEDULES, SELECTIONS):
+            registry.check(getattr(self, registry.setting))
 
     # -- building ----------------------------------------------------------------------------------------------------
 
@@ -201,31 +208,38 @@ class CampaignSettings:
         return {"schema": SETTINGS_SCHEMA, "settings": self.to_json(), **campaign_fields}
 
     @classmethod
-    def from_stored(cls, config: Mapping[str, Any]) -> CampaignSettings:
+    def from_stored(cls, config: Mapping[str, Any], *, check_kinds: bool = True) -> CampaignSettings:
         """The settings of a stored campaign config, of this schema or an older one: schema 3 (without the warm
         start, whose default is off), 2 (settings without the
         keys schema 3 added) or 1 (a flat dict, budget included). An older campaign's missing keys take
-        :data:`LEGACY_DEFAULTS`, so that it resumes with the behaviour it was created with."""
+        :data:`LEGACY_DEFAULTS`, so that it resumes with the behaviour it was created with.
+
+        ``check_kinds=False`` reads settings whose kinds are not registered in this process (a campaign run with a
+        plug-in acquisition, read by ``oboptim status``): what only reads a campaign never proposes with them."""
         schema = config.get("schema", 1)
         if schema in (SETTINGS_SCHEMA, 3):  # schema 3 lacks only keys whose defaults are what it did
             values = dict(config.get("settings") or {})
         elif schema == 2:
             values = {**LEGACY_DEFAULTS, **(config.get("settings") or {})}
         elif schema == 1:
-            values = {**LEGACY_DEFAULTS, **{k: v for k, v in config.items() if k not in TASK_RUN_DEFAULTS}}
+            values = {**LEGACY_DEFAULTS, **{k: v for k, v in config.items()
+                                         if k not in TASK_RUN_DEFAULTS | CAMPAIGN_ORACLE_KEYS}}
         else:
             raise ConfigError(f"this campaign's settings have schema {schema!r}, newer than this oboptim reads "
                               f"({SETTINGS_SCHEMA}): upgrade oboptim")
-        return cls.from_json(values)
+        return cls.from_json(values, check_kinds=check_kinds)
 
     @classmethod
-    def from_json(cls, values: Mapping[str, Any]) -> CampaignSettings:
-        """Settings from :meth:`to_json`'s output; a key this version does not know is an error."""
+    def from_json(cls, values: Mapping[str, Any], *, check_kinds: bool = True) -> CampaignSettings:
+        """Settings from :meth:`to_json`'s output; a key this version does not know is an error (``check_kinds`` as
+        for :meth:`from_stored`)."""
         unknown = sorted(set(values) - set(cls.names()))
         if unknown:
             raise ConfigError(f"these stored settings hold {', '.join(unknown)}, which this oboptim does not know: "
                               "upgrade oboptim")
-        return cls(**values)
+        if check_kinds:
+            return cls(**values)
+        return _UncheckedKinds(**values).checked_elsewhere()
 
     def differences(self, overrides: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
         """``{key: (stored, given)}`` for every explicitly given (not None) value that differs from these settings."""
@@ -243,6 +257,21 @@ class CampaignSettings:
             resampling=self.resampling, ess_threshold=self.ess_threshold, tempering=self.tempering,
             gamma=self.gamma, guidance=self.guidance, particle_batch_size=particle_batch_size,
         )
+
+
+@dataclass(frozen=True)
+class _UncheckedKinds(CampaignSettings):
+    """Settings validated in every way but the kinds' registration (see :meth:`CampaignSettings.from_stored`)."""
+
+    def _check_kinds(self) -> None:
+        pass  # registered in the process that runs the campaign, maybe not in this one
+
+    def checked_elsewhere(self) -> CampaignSettings:
+        """The same values as a plain :class:`CampaignSettings` (equal to one read with its kinds checked)."""
+        settings = object.__new__(CampaignSettings)
+        for f in fields(self):
+            object.__setattr__(settings, f.name, getattr(self, f.name))
+        return settings
 
 
 def stored_budget(config: Mapping[str, Any], default: int) -> int:

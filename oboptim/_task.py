@@ -217,6 +217,7 @@ def _build(factory: Callable[..., Any], spec: str, options: dict[str, Any]) -> T
         raise TaskNotFoundError(
             f"task {spec!r} {given}; it takes {accepted} (required: {', '.join(required) or 'none'})"
         ) from None
+    _check_option_types(factory, spec, options)
     try:
         task = factory(**options)
     except (ValueError, OSError) as exc:  # a bad option value: the task says which and why
@@ -224,6 +225,37 @@ def _build(factory: Callable[..., Any], spec: str, options: dict[str, Any]) -> T
     if not isinstance(task, Task):
         raise TaskNotFoundError(f"task {spec!r} is not an oboptim.Task (its callable returned {type(task).__name__})")
     return task
+
+
+_OPTION_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+_LARGEST_INT = 2**63 - 1  # what torch and numpy seeds and sizes hold
+
+
+def _check_option_types(factory: Callable[..., Any], spec: str, options: Mapping[str, Any]) -> None:
+    """A one-line error for an option whose value does not fit the type its parameter is annotated with (``int``,
+    ``float``, ``bool``, ``str``, optionally ``| None``): a task never sees ``1.5`` or ``"abc"`` for a whole number,
+    nor a whole number too large for a 64-bit integer."""
+    parameters = inspect.signature(factory).parameters
+    for name, value in options.items():
+        annotation = parameters[name].annotation if name in parameters else inspect.Parameter.empty
+        if isinstance(annotation, str):  # from __future__ import annotations
+            text = annotation
+        else:
+            text = annotation.__name__ if isinstance(annotation, type) else str(annotation).replace("NoneType", "None")
+        kinds = [part.strip() for part in str(text).split("|")]
+        if value is None and "None" in kinds:
+            continue
+        expected = [kind for kind in kinds if kind in _OPTION_TYPES]
+        if not expected or len(expected) != len([k for k in kinds if k != "None"]):
+            continue  # no simple annotation: the task checks its own values
+        accepted = tuple(t for kind in expected for t in _OPTION_TYPES[kind])
+        ok = isinstance(value, accepted) and (bool in accepted or not isinstance(value, bool))
+        if ok and isinstance(value, int) and not isinstance(value, bool) and abs(value) > _LARGEST_INT:
+            raise TaskNotFoundError(f"task {spec!r}: option {name}={value!r} is too large (at most {_LARGEST_INT})")
+        if not ok:
+            wanted = " or ".join({"int": "a whole number", "float": "a number", "bool": "true or false",
+                                  "str": "text"}[kind] for kind in expected)
+            raise TaskNotFoundError(f"task {spec!r}: option {name} must be {wanted}; got {value!r}")
 
 
 def _names(options: Mapping[str, Any]) -> str:

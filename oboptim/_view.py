@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from oboptim._outcomes import record_outcome
+from oboptim._records import RoundDiagnostics
 from oboptim._settings import CampaignSettings, stored_budget
 from oboptim.errors import OboptimError
 from oboptim.oracles._outcome import Outcome
@@ -44,7 +45,10 @@ class CampaignSummary:
         held: waiting trials asked for someone (``oboptim ask``) and not yet told.
         rounds: rounds proposed so far.
         best_value, best_trial: the best completed trial, or None.
-        best_x: a sequence campaign's best candidate as a string over its alphabet (None otherwise).
+        best_x: the best candidate: a string over the alphabet for a sequence campaign, a list of numbers for a
+            vector one (None for images and other arrays, which do not fit a line).
+        retried_batches: batches the oracle failed transiently and that were asked again (an outage the retries
+            cured); retry_reason: the last such failure's reason.
     """
 
     name: str
@@ -58,7 +62,9 @@ class CampaignSummary:
     rounds: int
     best_value: float | None
     best_trial: int | None
-    best_x: str | None = None
+    best_x: str | list[float] | None = None
+    retried_batches: int = 0
+    retry_reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -73,10 +79,12 @@ class CampaignSummary:
         counts = ", ".join(f"{state} {count}" for state, count in self.counts.items() if count)
         held = f" ({self.held} asked)" if self.held else ""
         best = "-" if self.best_value is None else f"{self.best_value:.6g} (trial {self.best_trial})"
-        if self.best_x is not None:
+        if isinstance(self.best_x, str):
             best += f" {self.best_x}"
+        retried = (f", {self.retried_batches} oracle batch{'es' if self.retried_batches > 1 else ''} retried "
+                   f"(last: {self.retry_reason})" if self.retried_batches else "")
         return (f"{_shown(self.name)}: task {_shown(self.task)}, {self.finished}/{self.budget} finished, "
-                f"{self.rounds} rounds, {counts or 'no trials'}{held}, best {best}, {self.status}")
+                f"{self.rounds} rounds, {counts or 'no trials'}{held}, best {best}{retried}, {self.status}")
 
 
 class CampaignView:
@@ -91,7 +99,8 @@ class CampaignView:
     def __init__(self, storage: Storage, record: CampaignRecord) -> None:
         self.storage = storage
         self.record = record
-        self.settings = CampaignSettings.from_stored(record.config)
+        # a reading command never proposes: a campaign run with a plug-in kind is read where it is not registered
+        self.settings = CampaignSettings.from_stored(record.config, check_kinds=False)
         self.sequence = SequenceSpace.from_json(record.config.get("space"))
 
     def shown_x(self, trial: TrialRecord) -> Any:
@@ -147,26 +156,50 @@ class CampaignView:
         counts = self.storage.count_trials(self.id)
         best = self.storage.best_value(self.id)
         best_x = None
-        if best is not None and self.sequence is not None:
-            best_x = self.shown_x(self.storage.get_trial(best[0], campaign_id=self.id))
+        if best is not None:
+            trial = self.storage.get_trial(best[0], campaign_id=self.id)
+            if self.sequence is not None or len(trial.encoded_x[1]) == 1:  # a sequence, or a vector
+                best_x = self.shown_x(trial)
+        retried, reason = self._retries()
         return CampaignSummary(
             name=record.name, task=record.task, status=record.status, seed=record.seed, budget=self.budget,
             finished=counts[TrialState.COMPLETED] + counts[TrialState.FAILED],
             counts={str(state): count for state, count in counts.items()}, held=self.storage.count_held(self.id),
             rounds=self.storage.count_rounds(self.id), best_value=None if best is None else best[1],
-            best_trial=None if best is None else best[0], best_x=best_x,
+            best_trial=None if best is None else best[0], best_x=best_x, retried_batches=retried,
+            retry_reason=reason,
         )
+
+    def _retries(self) -> tuple[int, str | None]:
+        """Batches retried after a transient oracle failure, over every round, and the latest reason."""
+        count, reason = 0, None
+        for stored in self.storage.round_diagnostics(self.id):
+            diagnostics = RoundDiagnostics.from_json(stored)
+            if diagnostics.retried_batches:
+                count += diagnostics.retried_batches
+                reason = diagnostics.retry_reason or reason
+        return count, reason
 
     # -- telling ---------------------------------------------------------------------------------------------------
 
-    def tell(self, trial_id: int, value: float, *, sem: float | None = None, rater: str | None = None) -> TrialRecord:
-        """Record ``value`` for a trial; the same value again is a no-op, a different one raises."""
-        outcome = Outcome(value=finite_value(value, trial_id))
-        return record_outcome(self.storage, self.id, trial_id, outcome, sem=sem, rater=rater)
+    def tell(self, trial_id: int, value: float, *, sem: float | None = None, rater: str | None = None,
+             force: bool = False) -> TrialRecord:
+        """Record ``value`` for a trial; the same value again is a no-op, a different one raises (-0.0 is stored as 0).
 
-    def fail(self, trial_id: int, reason: str) -> TrialRecord:
-        """Mark a trial failed with ``reason`` (one non-empty line, cut to 500 characters)."""
-        return record_outcome(self.storage, self.id, trial_id, Outcome(error=valid_reason(reason, trial_id)))
+        A trial that a run's oracle is measuring (running) is that run's: telling it raises
+        :class:`~oboptim.storage._errors.TrialBeingMeasured`, naming the run, unless ``force``; then this value
+        stands, the trial says it was told with ``tell --force`` over that run, and the run's own value is dropped
+        (with a message). Waiting trials, asked ones (``oboptim ask``) included, are told as they are.
+        """
+        outcome = Outcome(value=finite_value(value, trial_id) + 0.0)  # + 0.0: -0.0 becomes 0.0
+        return record_outcome(self.storage, self.id, trial_id, outcome, sem=sem, rater=rater, by_hand=True,
+                              force=force)
+
+    def fail(self, trial_id: int, reason: str, *, force: bool = False) -> TrialRecord:
+        """Mark a trial failed with ``reason`` (one non-empty line, cut to 500 characters); ``force`` as for
+        :meth:`tell`."""
+        return record_outcome(self.storage, self.id, trial_id, Outcome(error=valid_reason(reason, trial_id)),
+                              by_hand=True, force=force)
 
     def release(self, trial_ids: Iterable[int]) -> list[TrialRecord]:
         """Hand asked (or running) trials back to the campaign: any worker's ``run`` may then query them."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from oboptim._cli_common import kind_option, storage_option, user_errors
+from oboptim._cli_common import kind_option, storage_option, user_errors, warnings_as_lines
 from oboptim._registry import (
     ACQUISITIONS,
     ORACLE_KINDS,
@@ -34,8 +34,10 @@ _LIBRARY = CampaignSettings()  # the library's defaults, named in the options' h
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="oboptim")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Black-box online optimisation with diffusion-model priors."""
+    warnings_as_lines(ctx)
 
 
 @main.command()
@@ -68,6 +70,10 @@ def tasks() -> None:
               help="module:function, path/to/file.py:function, a task's own named oracle (e.g. jpeg, classifier:3), "
                    "or an oracle kind (" + "; ".join(f"{k.name}: {k.help}" for k in ORACLE_KINDS.kinds()) + ").")
 @click.option("--oracle-cmd", default=None, help="Shell command speaking JSON lines on stdin/stdout.")
+@click.option("--oracle-change", is_flag=True,
+              help="Score with the --oracle or --oracle-cmd given although the campaign remembers another one (the "
+                   "one it was created or first run with, which a run given none uses); the change is recorded with "
+                   "the campaign.")
 @click.option("--oracle-timeout", type=click.FloatRange(min=0, min_open=True), default=60.0, show_default=True,
               help="Seconds a batch may take, for oracles run outside this process: an --oracle-cmd command, and an "
                    "--oracle module:function or file.py:function (run in a worker process). Past it they are killed "
@@ -141,7 +147,8 @@ def tasks() -> None:
                    "[default: twice the executor's slots]")
 @click.option("--quiet", is_flag=True, help="No progress bar (round summaries still go to standard error).")
 @user_errors
-def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_timeout, surrogate,
+def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cmd, oracle_change, oracle_timeout,
+        surrogate,
         acquisition, beta, particles, alpha, steps, alpha_units, selection, select_acquisition, top_fraction,
         manifold_check, warm_start, warm_start_seeds, resampling, tempering, device, retries,
         max_failure_rate, particle_batch_size, prior_path, prompt, guidance_scale, task_option_pairs, worker_name,
@@ -151,6 +158,9 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
     TASK may be left out to resume an existing campaign; with --worker this process joins one that another
     process created, and works it together with every other process on the same database. Results go to standard
     output; progress, round summaries and whatever a Python oracle prints go to standard error.
+
+    The campaign remembers its oracle (--oracle or --oracle-cmd when it was created, else on its first run): a
+    resume or a worker given none scores with it, and one given another is refused unless --oracle-change.
     """
     from oboptim._campaign import Campaign
     from oboptim.storage import Storage, display_url, is_in_memory
@@ -164,6 +174,7 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
                     warm_start=warm_start, warm_start_seeds=warm_start_seeds, resampling=resampling,
                     tempering=tempering)
     task_options = _task_options(prior_path, prompt, guidance_scale, task_option_pairs)
+    _check_before_storage(task, task_options, oracle, executor)  # bad input leaves no database behind
     store = Storage(storage, create=not worker)
     if is_in_memory(store.url):
         click.echo(f"warning: {display_url(store.url)} keeps the campaign in memory: nothing is saved when this "
@@ -175,7 +186,7 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
         raise OboptimError(f"no campaign {name!r} in {display_url(store.url)}: {hint}")
     store.check_writable()
     if oracle != "human-web":  # a bad oracle spec fails before anything is written (human-web needs the campaign)
-        _check_oracle(oracle, oracle_cmd, oracle_timeout, existing, task)
+        _check_oracle(oracle, oracle_cmd, oracle_timeout, existing, task, task_options)
     campaign = Campaign.open(name, storage=store, task=task, seed=seed, device=device,
                              particle_batch_size=particle_batch_size, task_options=task_options, oracle=oracle,
                              budget=budget, worker_name=worker_name, **settings)
@@ -184,7 +195,7 @@ def run(task, name, worker, storage, budget, batch_size, seed, oracle, oracle_cm
         campaign.run(budget=budget, oracle=oracle, oracle_command=oracle_cmd, oracle_timeout=oracle_timeout,
                      retries=retries, max_failure_rate=max_failure_rate, grace_seconds=grace_seconds,
                      heartbeat_seconds=heartbeat_seconds, executor=executor, max_pending=max_pending,
-                     progress=not quiet,
+                     progress=not quiet, oracle_change=oracle_change,
                      log=lambda line: click.echo(line, err=True))
     best = campaign.best()
     click.echo(f"finished {campaign.finished_count()} trials; best value {best.value:.6g} (trial {best.id})"
@@ -244,10 +255,16 @@ def ask(name, count, lease_seconds, storage) -> None:
 @click.argument("trial_id", type=int)
 @click.argument("value", required=False, type=click.UNPROCESSED)
 @click.option("--fail", "reason", default=None, metavar="REASON", help="Mark the trial failed instead.")
+@click.option("--force", is_flag=True,
+              help="Record it even though `oboptim run` is measuring the trial: yours stands, the trial says it was "
+                   "told with --force, and that run's value is dropped (it says so).")
 @storage_option
 @user_errors
-def tell(name, trial_id, value, reason, storage) -> None:
-    """Record VALUE for TRIAL_ID (negative values welcome), or --fail REASON."""
+def tell(name, trial_id, value, reason, force, storage) -> None:
+    """Record VALUE for TRIAL_ID (negative values welcome), or --fail REASON.
+
+    A trial that `oboptim run` is measuring is that run's: it is refused, unless --force.
+    """
     from oboptim._view import CampaignView
     from oboptim.storage import InvalidValue
 
@@ -255,15 +272,15 @@ def tell(name, trial_id, value, reason, storage) -> None:
         raise InvalidValue("give either a VALUE or --fail REASON")
     view = CampaignView.open(name, storage)
     if reason is not None:
-        record = view.fail(trial_id, reason)
+        record = view.fail(trial_id, reason, force=force)
         click.echo(f"trial {trial_id} failed: {record.error}")
         return
     try:
         number = float(value)
     except ValueError:
         raise InvalidValue(f"value {value!r} is not a number; use --fail REASON to mark a failed trial") from None
-    view.tell(trial_id, number)
-    click.echo(f"trial {trial_id} = {number:.6g}")
+    record = view.tell(trial_id, number, force=force)
+    click.echo(f"trial {trial_id} = {record.value:.6g}")
 
 
 @main.command()
@@ -277,11 +294,14 @@ def release(name, trial_ids, all_asked, storage) -> None:
     from oboptim._view import CampaignView
     from oboptim.storage import TrialState
 
+    if not trial_ids and not all_asked:
+        raise OboptimError("give the TRIAL_IDs to release, or --all-asked")
     view = CampaignView.open(name, storage)
     if all_asked:
         trial_ids = (*trial_ids, *(t.id for t in view.trials([TrialState.WAITING]) if t.worker))
     if not trial_ids:
-        raise OboptimError("give the TRIAL_IDs to release, or --all-asked")
+        click.echo(f"no trial of {view.name} is asked: nothing to release")
+        return
     for record in view.release(dict.fromkeys(trial_ids)):
         click.echo(f"trial {record.id} released")
 
@@ -293,7 +313,9 @@ def release(name, trial_ids, all_asked, storage) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="File (default: stdout).")
 @user_errors
 def export(name, storage, fmt, out) -> None:
-    """One row per trial: trial_id, round, state, value, error, x (JSON list; a string for sequences), provenance."""
+    """One row per trial, with the columns trial_id (what `oboptim tell` takes), number (its place in the campaign,
+    from 0), round, state, value, error, x (a JSON list; a string for sequences), predicted_mean, predicted_std,
+    acquisition, log_weight, source (prior or smc), worker (who measured it), created_at and finished_at."""
     from oboptim._export import export_trials
     from oboptim._view import CampaignView
 
@@ -394,14 +416,29 @@ def _task_for_plots(view):
         return None  # a task that no longer loads: plot without the background
 
 
-def _check_oracle(oracle, oracle_cmd, oracle_timeout, existing, task) -> None:
+def _check_before_storage(task, task_options, oracle, executor) -> None:
+    """What can be judged before the database is opened: the executor spec, an oracle that cannot run on one, and
+    the task's options (a task file or module is loaded with them: a bad value is one line, and no campaign)."""
+    if executor is not None:
+        from oboptim.executors._base import ExecutorError, parse_executor
+
+        parse_executor(executor)  # process:0, thread:2, ray:x
+        if oracle in ORACLE_KINDS:
+            raise ExecutorError(f"--oracle {oracle} asks a person, in this process: run it without --executor")
+    if task is not None and task_options:
+        from oboptim._campaign import _task_for_new_campaign
+
+        _task_for_new_campaign(task, task_options)  # required options first, then the task with its options
+
+
+def _check_oracle(oracle, oracle_cmd, oracle_timeout, existing, task, task_options=None) -> None:
     """Build (and close) the oracle once, so that a bad spec is a one-line error before anything is written."""
     from oboptim._settings import CampaignSettings
     from oboptim._task import load_task
     from oboptim.oracles import OracleContext, resolve_oracle
 
     task_obj = (load_task(existing.task, CampaignSettings.from_stored(existing.config).task_options)
-                if existing is not None else load_task(task))
+                if existing is not None else load_task(task, task_options))
     resolve_oracle(oracle, OracleContext(task=task_obj, timeout=oracle_timeout), command=oracle_cmd).close()
 
 

@@ -13,4 +13,8 @@ class UnknownKindError(ConfigError, ValueError):
     """A name that is not a registered kind of an extension point (an unknown resampler, acquisition, task ...)."""
 
 
-__all__ = ["ConfigError", "OboptimError", "UnknownKindError"]
+class SpaceExhausted(OboptimError):
+    """A sequence campaign has nothing new to propose: every sequence its prior allows was scored or is pending."""
+
+
+__all__ = ["ConfigError", "OboptimError", "SpaceExhausted", "UnknownKindError"]

@@ -62,6 +62,9 @@ class EhrlichSpec:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        seed = self.function_seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+            raise ValueError(f"function_seed must be a whole number in [0, 2**63); got {seed!r}")
         default_alphabet(self.num_states)  # 2..62 states
         if self.num_motifs * self.motif_length > self.length:
             raise ValueError(f"num_motifs * motif_length ({self.num_motifs * self.motif_length}) must not exceed "
@@ -165,7 +168,23 @@ def make_task(num_states: int = 32, length: int = 32, num_motifs: int = 2, motif
     """The Ehrlich task of these options (holo's constructor arguments); a bad option raises a one-line error."""
     spec = EhrlichSpec(num_states, length, num_motifs, motif_length, quantization, function_seed)
     return dataclasses.replace(TASK, sequence=space_of(spec), oracle=_lazy_oracle(spec),
-                               load_prior=lambda device: _load_prior(spec, device))
+                               load_prior=lambda device: _load_prior(spec, device),
+                               defaults={**DEFAULTS, "particle_batch_size": particle_batch_size_for(spec)})
+
+
+DENOISER_MEMORY_BYTES = 512 * 2**20
+"""What one call of the Markov denoiser may hold, with its gradient: long sequences are denoised in chunks."""
+BYTES_PER_PARTICLE_POSITION_TRANSITION = 48
+"""The forward-backward's working set per particle, per position and per transition (V^2), with its autograd graph:
+measured 2.3 GB above the interpreter's for 400 particles at length 128 and 32 states (6 float64 tensors of
+[L, V, V] a particle); chunks of 100 particles peaked at 0.98 GB in all, with the same proposals."""
+
+
+def particle_batch_size_for(spec: EhrlichSpec) -> int:
+    """Particles per denoiser call that keep one call within :data:`DENOISER_MEMORY_BYTES` (the campaign's
+    ``--particle-batch-size`` default for this instance; chunking changes no result)."""
+    per_particle = BYTES_PER_PARTICLE_POSITION_TRANSITION * spec.length * spec.num_states**2
+    return max(1, DENOISER_MEMORY_BYTES // per_particle)
 
 
 def _load_prior(spec: EhrlichSpec, device):
@@ -195,6 +214,6 @@ TASK = Task(
     oracle=_lazy_oracle(_DEFAULT),
     # features: the Task default, x.flatten(1): per-position probabilities (or one-hots) [B, L, V] -> [B, L V]; with
     # hamming-gp's isotropic RBF kernel on one-hots this is the exponentiated Hamming kernel.
-    defaults=DEFAULTS,
+    defaults={**DEFAULTS, "particle_batch_size": particle_batch_size_for(_DEFAULT)},
     sequence=space_of(_DEFAULT),
 )

@@ -83,7 +83,7 @@ def test_run_status_ask_tell_export(runner, url, tmp_path):
 def test_user_errors_are_one_line(runner, url, tmp_path):
     invoke(runner, "run", TASK, "--name", "demo", "--storage", url, "--budget", 4, "--batch-size", 4, "--quiet")
     assert_one_line_error(invoke(runner, "run", "no-such-task", "--name", "x", "--storage", url), "unknown task")
-    assert_one_line_error(invoke(runner, "tell", "demo", 999, "1.0", "--storage", url), "no trial with id 999")
+    assert_one_line_error(invoke(runner, "tell", "demo", 999, "1.0", "--storage", url), "has no trial 999")
     assert_one_line_error(invoke(runner, "tell", "demo", 1, "abc", "--storage", url), "not a number")
     assert_one_line_error(invoke(runner, "tell", "demo", 1, "7.0", "--storage", url), "already completed")
     assert_one_line_error(invoke(runner, "status", "nope", "--storage", url), "no campaign 'nope'")
@@ -180,3 +180,78 @@ def test_a_named_oracles_defaults_override_the_tasks():
     assert CampaignSettings.resolve(task.defaults_for("jpeg")).alpha == 0.0003
     assert CampaignSettings.resolve(task.defaults_for("classifier:3")).alpha == 0.1
     assert CampaignSettings.resolve(task.defaults_for("jpeg"), {"alpha": 0.5}).alpha == 0.5
+
+
+# -- issue 19, item 12: small things ---------------------------------------------------------------------------------
+
+
+def _asked(url, name="small", n=2):
+    """A campaign on the fast mixture task with ``n`` trials asked (waiting, held by the asker)."""
+    from oboptim import Campaign
+
+    campaign = Campaign.open(name, storage=url, task=TASK, seed=0, batch_size=2)
+    asked = campaign.ask(n)
+    campaign.storage.close()
+    return asked
+
+
+def test_an_unknown_trial_names_the_campaign_and_a_command_that_lists_trial_ids(runner, url):
+    _asked(url, name="my lab")
+    for args in (["tell", "my lab", 999, "1.0"], ["tell", "my lab", 999, "--fail", "x"], ["release", "my lab", 999]):
+        result = invoke(runner, *args, "--storage", url)
+        assert_one_line_error(result, "campaign 'my lab' has no trial 999: `oboptim export 'my lab'` lists its "
+                                      "trial ids")
+        assert "campaign 1" not in result.output
+
+
+def test_release_all_asked_with_nothing_asked_says_so(runner, url):
+    asked = _asked(url)
+    assert invoke(runner, "release", "small", "--all-asked", "--storage", url).output == "".join(
+        f"trial {t.id} released\n" for t in asked)
+    again = invoke(runner, "release", "small", "--all-asked", "--storage", url)
+    assert again.exit_code == 0 and again.output == "no trial of small is asked: nothing to release\n"
+    assert_one_line_error(invoke(runner, "release", "small", "--storage", url),
+                          "give the TRIAL_IDs to release, or --all-asked")
+
+
+def test_tell_minus_zero_is_zero(runner, url):
+    import math
+
+    (trial, _) = _asked(url)
+    result = invoke(runner, "tell", "small", trial.id, "-0", "--storage", url)
+    assert result.exit_code == 0 and result.output == f"trial {trial.id} = 0\n", result.output
+    with Storage(url) as store:
+        assert math.copysign(1.0, store.get_trial(trial.id).value) == 1.0  # stored as 0.0, not -0.0
+
+
+def test_export_help_names_every_column(runner):
+    from oboptim._export import COLUMNS
+
+    text = " ".join(invoke(runner, "export", "--help").output.split())
+    assert all(column in text for column in COLUMNS), [c for c in COLUMNS if c not in text]
+
+
+def test_rounds_txt_ends_with_a_newline(runner, url, tmp_path):
+    _asked(url)
+    assert invoke(runner, "report", "small", "--out", tmp_path / "report", "--storage", url).exit_code == 0
+    assert (tmp_path / "report" / "rounds.txt").read_text().endswith("\n")
+
+
+def test_oboptims_own_warnings_are_one_line(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    from oboptim import Campaign
+
+    task_file = tmp_path / "mytask.py"
+    shutil.copy(TASK.rpartition(":")[0], task_file)
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    Campaign.open("w", storage=url, task=f"{task_file}:TASK", seed=0, batch_size=2).storage.close()
+    task_file.write_text(task_file.read_text() + "\n# edited\n")
+    result = subprocess.run([sys.executable, "-m", "oboptim", "ask", "w", "-n", "1", "--storage", url],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"warning: the task file of campaign 'w' ({task_file}) changed since the campaign was created: its oracle, "
+        "prior or features may differ from the stored trials'"], result.stderr

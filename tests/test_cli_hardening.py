@@ -291,10 +291,13 @@ def test_bad_campaign_names_are_refused_and_nothing_is_written(url, tmp_path, na
 
 
 def test_status_shows_the_budget_and_a_finished_campaign_and_speaks_json(url):
-    small_campaign(url, budget=8, run=4)
+    Campaign.open("lab", storage=url, task=TASK, seed=0, batch_size=4, budget=8).storage.close()
     text = invoke("status", "lab", "--storage", url).output
-    assert "4/8 finished" in text and text.strip().endswith("active")
-    Campaign.open("lab", storage=url).run()
+    assert "0/8 finished" in text and text.strip().endswith("active")
+    small_campaign(url, budget=8, run=4)  # the last run's budget is the campaign's
+    text = invoke("status", "lab", "--storage", url).output
+    assert "4/4 finished" in text and text.strip().endswith(", finished")
+    Campaign.open("lab", storage=url).run(budget=8)
     text = invoke("status", "lab", "--storage", url).output
     assert "8/8 finished" in text and text.strip().endswith(", finished")
     summary = json.loads(invoke("status", "--storage", url, "--json").output)

@@ -153,3 +153,30 @@ def test_rounds_txt_says_how_each_round_was_proposed(tmp_path):
     assert lines[2].split() == ["1", "smc", "ucb", "-", "1", "-", "-"]
     assert lines[3].split() == ["2", "smc", "mean", "sequential", "1", "1.25", "7"]  # 0.02 std x 50 = 1 oracle unit
     storage.close()
+
+
+def test_a_sequence_campaigns_report_counts_its_failed_trials_and_shows_round_notes(tmp_path):
+    """A sequence report has no query map (where the 2-D one draws failed trials as crosses): the values per round
+    count each round's failed (here: infeasible) trials instead, and rounds.txt shows a short round's note."""
+    options = {"num_states": 4, "length": 6, "num_motifs": 1, "motif_length": 3, "quantization": 3}
+    campaign = Campaign.open("seq", storage=f"sqlite:///{tmp_path / 'seq.db'}", task="ehrlich", task_options=options)
+    storage = campaign.storage
+    rng = np.random.default_rng(0)
+    note = "proposed 3 of 4: no other new sequence found (1 from the sampler, 2 from 256 more prior draws)"
+    for round_index, diagnostics in enumerate([RoundDiagnostics(source="prior"),
+                                               RoundDiagnostics(source="smc", acquisition="ucb", note=note)]):
+        trials = storage.add_round(campaign.id, round_index, list(rng.integers(0, 4, size=(4, 6))), [{}] * 4, b"",
+                                   diagnostics.to_json())
+        for trial in trials[:2]:
+            campaign.tell(trial.id, float(rng.uniform()))
+        for trial in trials[2:] if round_index == 0 else trials[2:3]:
+            campaign.fail(trial.id, "infeasible")
+    assert "queries.png" not in dict(report_figures(campaign))
+    figure = figure_named(campaign, "rewards_per_round.png")
+    assert figure.axes[0].get_title() == "observed values per round (3 failed, ✗)"
+    marks = [text.get_text() for text in figure.axes[0].texts]
+    assert "✗ 2" in marks and "✗ 1" in marks
+    paths = {p.name: p for p in write_report(campaign, tmp_path / "report")}
+    lines = paths["rounds.txt"].read_text().splitlines()
+    assert lines[1].endswith("prior samples") and lines[2].endswith(f"  note: {note}")
+    storage.close()

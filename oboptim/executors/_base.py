@@ -18,6 +18,10 @@ Protocol (a new kind is one class registered in ``EXECUTORS``):
   for at least one;
 - ``in_flight``: the trial ids submitted and not yet returned by ``done``;
 - ``close()``: stop, killing what is still running.
+
+``submit`` is called by the campaign's main thread, which proposes, and ``done`` by its recorder thread, which stores
+each outcome within moments of its return however long a proposal takes (:mod:`oboptim._async_loop`): an executor
+must allow that (a lock around its bookkeeping).
 """
 
 from __future__ import annotations

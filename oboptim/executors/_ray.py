@@ -4,10 +4,14 @@ Ray is an optional dependency (``pip install 'oboptim[ray]'``). Each trial is on
 campaign's oracle once (per worker process) from the picklable :class:`OracleRecipe`. Ray re-runs a task whose worker
 died; if the driver (``oboptim run``) or the cluster dies, the trials it held come back in the database when their
 heartbeat stops, and a resumed run submits them again.
+
+A local Ray started by the driver goes with it even after ``kill -9`` (Ray's own fate sharing): measured with
+``ray:2``, 9 of its 11 processes exit within 2 s, its dashboard and runtime-env agents about a minute later.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -29,7 +33,8 @@ class RayExecutor(Executor):
         self._ray = ray
         self.address, self.num_cpus = address, num_cpus
         self._started_here = False
-        self._refs: dict[Any, int] = {}
+        self._refs: dict[Any, int] = {}  # submitted, not yet handed out by done() (submit and done may be two threads)
+        self._lock = threading.Lock()
         self._remote = None
         self._recipe_ref = None
 
@@ -49,17 +54,21 @@ class RayExecutor(Executor):
 
     def submit(self, trial_id: int, x: np.ndarray) -> None:
         ref = self._remote.remote(self._recipe_ref, int(trial_id), np.asarray(x))
-        self._refs[ref] = int(trial_id)
+        with self._lock:
+            self._refs[ref] = int(trial_id)
 
     def done(self, timeout: float) -> list[tuple[int, Outcome]]:
-        if not self._refs:
+        with self._lock:
+            refs = list(self._refs)
+        if not refs:
             return []
-        ready, _ = self._ray.wait(list(self._refs), num_returns=1, timeout=timeout)
+        ready, _ = self._ray.wait(refs, num_returns=1, timeout=timeout)
         if ready:  # collect everything else already finished too
-            ready, _ = self._ray.wait(list(self._refs), num_returns=len(self._refs), timeout=0)
+            ready, _ = self._ray.wait(refs, num_returns=len(refs), timeout=0)
         results = []
         for ref in ready:
-            trial_id = self._refs.pop(ref)
+            with self._lock:
+                trial_id = self._refs.pop(ref)
             try:
                 _, outcome, seconds = self._ray.get(ref)
                 self.busy_seconds += seconds
@@ -70,12 +79,14 @@ class RayExecutor(Executor):
 
     @property
     def in_flight(self) -> set[int]:
-        return set(self._refs.values())
+        with self._lock:
+            return set(self._refs.values())
 
     def close(self) -> None:
-        for ref in list(self._refs):
+        with self._lock:
+            refs, self._refs = list(self._refs), {}
+        for ref in refs:
             self._ray.cancel(ref, force=True)
-        self._refs.clear()
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
             self._started_here = False

@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 
 def die_with_starter(lifeline_fd: int) -> threading.Thread:
@@ -34,6 +35,24 @@ def die_with_starter(lifeline_fd: int) -> threading.Thread:
         except OSError:  # the descriptor is broken: treat as the starter gone
             pass
         os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    thread = threading.Thread(target=watch, name="lifeline", daemon=True)
+    thread.start()
+    return thread
+
+
+PARENT_CHECK_S = 0.5  # how often a process started without a lifeline descriptor looks for its parent
+
+
+def die_with_parent(parent_pid: int, interval_s: float = PARENT_CHECK_S) -> threading.Thread:
+    """Exit this process at once when its parent ``parent_pid`` is gone (it was re-parented), checked every
+    ``interval_s`` seconds: the lifeline of a process whose starter cannot hand it a descriptor, such as a
+    :mod:`multiprocessing` worker (spawned with only its own pipes). Its own children on a lifeline die with it."""
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(1)
 
     thread = threading.Thread(target=watch, name="lifeline", daemon=True)
     thread.start()

@@ -10,17 +10,40 @@ from oboptim._text import one_line
 
 
 @dataclass(frozen=True)
+class TransientFailure:
+    """One attempt at a batch that failed transiently and was asked again.
+
+    Attributes:
+        reason: the failure's one-line error, e.g. ``"oracle 'lab' raised RuntimeError: instrument offline"``.
+        trial_ids: the trials of the failed attempt (with ``attempt``, it names the retry: the outcomes of one batch
+            share it, so a retried batch counts once however many trials it held).
+        attempt: 0 for the batch's first attempt, 1 for its first retry, ...
+    """
+
+    reason: str
+    trial_ids: tuple[int, ...]
+    attempt: int
+
+    @property
+    def key(self) -> tuple[tuple[int, ...], int]:
+        return self.trial_ids, self.attempt
+
+
+@dataclass(frozen=True)
 class Outcome:
     """The result of one trial: a finite ``value``, or an ``error`` saying why there is none (exactly one is set).
 
     ``transient`` marks a failure of the whole batch that asking again may cure (an exception in the function, a
     crashed or timed-out command); a failure of the trial itself (a NaN, an ``error`` answer, a rater's "f") is not.
-    It does not take part in equality: two outcomes with the same value or error are equal.
+    ``retried_after`` holds the transient failures of the attempts before this one (the batch was asked again after
+    each), so that an outage the retries cured still leaves a trace (``oboptim status``, the round's diagnostics).
+    Neither takes part in equality: two outcomes with the same value or error are equal.
     """
 
     value: float | None = None
     error: str | None = None
     transient: bool = field(default=False, compare=False)
+    retried_after: tuple[TransientFailure, ...] = field(default=(), compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if (self.value is None) == (self.error is None):
@@ -68,4 +91,4 @@ class OracleInterrupted(KeyboardInterrupt):
         self.outcomes: dict[int, Outcome] = dict(outcomes or {})
 
 
-__all__ = ["OracleInterrupted", "Outcome"]
+__all__ = ["OracleInterrupted", "Outcome", "TransientFailure"]

@@ -58,7 +58,7 @@ def resolve_oracle(spec: Any = None, context: OracleContext | None = None, *, co
             raise OracleSpecError("give either an oracle (--oracle) or a shell command (--oracle-cmd), not both")
         if not command.strip():
             raise OracleSpecError("the oracle command (--oracle-cmd) is empty: give a shell command line")
-        return ShellOracle(command, timeout=context.timeout)
+        return ShellOracle(command, timeout=context.timeout, sequence=getattr(task, "sequence", None))
     if spec is None:
         if task is None:
             raise OracleSpecError(f"no oracle given and no task to take it from: {_accepted_forms(task)}")

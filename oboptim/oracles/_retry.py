@@ -17,14 +17,16 @@ burn a budget, but only once enough trials have finished that one bad batch cann
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from oboptim.errors import OboptimError
 from oboptim.oracles._base import Oracle, check_batch, describe_exception
-from oboptim.oracles._outcome import OracleInterrupted, Outcome
+from oboptim.oracles._outcome import OracleInterrupted, Outcome, TransientFailure
 
 DEFAULT_BATCH_RETRIES = 2  # transient batch failures: asked again after 1 s, then 2 s
 DEFAULT_BACKOFF_S = 1.0
@@ -37,8 +39,8 @@ class TooManyFailures(OboptimError):
 
 
 def evaluate_with_retries(oracle: Oracle, trial_ids: Sequence[int], xs: np.ndarray, retries: int = 0, *,
-                          batch_retries: int = DEFAULT_BATCH_RETRIES,
-                          backoff_s: float = DEFAULT_BACKOFF_S) -> list[Outcome]:
+                          batch_retries: int = DEFAULT_BATCH_RETRIES, backoff_s: float = DEFAULT_BACKOFF_S,
+                          on_retry: Callable[[str], None] | None = None) -> list[Outcome]:
     """Evaluate a batch, then ask again for the trials that failed (see the module docstring for which, and when).
 
     Args:
@@ -48,9 +50,13 @@ def evaluate_with_retries(oracle: Oracle, trial_ids: Sequence[int], xs: np.ndarr
         retries: extra attempts for any failed trial (0: a trial's own failure is final).
         batch_retries: extra attempts for trials whose failure is transient, each after a pause.
         backoff_s: the first pause; each next pause doubles it.
+        on_retry: called with one line before each pause, e.g. ``"oracle failed on trials 7-14 (instrument
+            offline); asking again in 1 s (retry 1 of 2)"``; default: printed to standard error, so an outage that
+            the retries cure is still seen when it happens.
 
     Returns:
-        ``B`` outcomes in order; a trial that never succeeded keeps its last error.
+        ``B`` outcomes in order; a trial that never succeeded keeps its last error. An outcome whose trial failed
+        transiently before lists those failures in ``retried_after``.
 
     Raises:
         OracleInterrupted: the batch was interrupted; ``outcomes`` holds the settled ones (successes, and failures
@@ -59,24 +65,76 @@ def evaluate_with_retries(oracle: Oracle, trial_ids: Sequence[int], xs: np.ndarr
     if retries < 0 or batch_retries < 0:
         raise ValueError(f"retries and batch_retries must be >= 0, got {retries} and {batch_retries}")
     ids, xs = check_batch(trial_ids, xs)
+    say = _print_to_stderr if on_retry is None else on_retry
     plan = _RetryPlan(retries, batch_retries)
     outcomes: list[Outcome] = []
     asked = list(range(len(ids)))  # the trials of the attempt under way
     pause = backoff_s
+    history: list[list[TransientFailure]] = [[] for _ in ids]  # each trial's transient failures so far
+    attempt = 0
     try:
         outcomes = _evaluate_guarded(oracle, ids, xs)
         while True:
+            failed_now = [i for i in asked if outcomes[i].failed and outcomes[i].transient]
+            attempted = asked
             asked, transient = plan.next(outcomes)
             if not asked:
-                return outcomes
+                return _with_history(outcomes, history)
             if transient:
+                _note_transient(outcomes, ids, attempted, failed_now, attempt, history)
+                say(_retry_line(ids, outcomes, failed_now, pause, attempt + 1, batch_retries + retries))
                 time.sleep(pause)
                 pause *= 2
+            attempt += 1
             retried = _evaluate_guarded(oracle, [ids[i] for i in asked], xs[asked])
             for i, outcome in zip(asked, retried):
                 outcomes[i] = outcome
     except KeyboardInterrupt as exc:
-        raise _interrupted(exc, ids, outcomes, asked, plan) from exc
+        raise _interrupted(exc, ids, _with_history(outcomes, history), asked, plan) from exc
+
+
+def _note_transient(outcomes: list[Outcome], ids: list[int], attempted: list[int], failed: list[int], attempt: int,
+                    history: list[list[TransientFailure]]) -> None:
+    """Add the transient failure of ``attempt`` (of the trials ``attempted``) to each failed trial's history."""
+    if not failed:
+        return
+    trials = tuple(ids[i] for i in attempted)
+    for i in failed:
+        history[i].append(TransientFailure(outcomes[i].error, trials, attempt))
+
+
+def _with_history(outcomes: list[Outcome], history: list[list[TransientFailure]]) -> list[Outcome]:
+    """``outcomes``, each carrying its trial's earlier transient failures."""
+    return [replace(outcome, retried_after=tuple(past)) if past else outcome
+            for outcome, past in zip(outcomes, history)]
+
+
+def _retry_line(ids: list[int], outcomes: list[Outcome], failed: list[int], pause: float, retry: int,
+                of: int) -> str:
+    """``oracle failed on trials 7-14 (instrument offline); asking again in 1 s (retry 1 of 2)``."""
+    reason = outcomes[failed[-1]].error if failed else "failed"
+    trials = describe_ids([ids[i] for i in failed])
+    return (f"oracle failed on {'trial' if len(failed) == 1 else 'trials'} {trials} ({reason}); asking again in "
+            f"{pause:g} s (retry {retry} of {of})")
+
+
+def describe_ids(ids: Sequence[int], most: int = 6) -> str:
+    """``[7, 8, 9, 12]`` as ``"7-9, 12"``: runs of consecutive ids joined, at most ``most`` parts then a count."""
+    runs: list[list[int]] = []
+    for trial_id in sorted(ids):
+        if runs and trial_id == runs[-1][-1] + 1:
+            runs[-1].append(trial_id)
+        else:
+            runs.append([trial_id])
+    parts = [str(run[0]) if len(run) == 1 else f"{run[0]}-{run[-1]}" for run in runs]
+    if len(parts) > most:
+        rest = sum(len(run) for run in runs[most:])
+        parts = [*parts[:most], f"{rest} more"]
+    return ", ".join(parts)
+
+
+def _print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 class _RetryPlan:

@@ -4,6 +4,11 @@ Per batch the command runs once. It reads one JSON object per candidate on stdin
 
     {"trial_id": 7, "x": [[0.1, 0.2], [0.3, 0.4]]}
 
+For a sequence task (a :class:`oboptim.sequences.SequenceSpace` given as ``sequence``), ``x`` is the list of state
+indices and ``sequence`` the same sequence as a string over the task's alphabet, as ``ask`` and ``export`` show it::
+
+    {"trial_id": 7, "x": [0, 3, 1, 2], "sequence": "ADBC"}
+
 and writes one JSON object per answered trial on stdout, in any order::
 
     {"trial_id": 7, "value": 1.25}
@@ -29,7 +34,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -37,6 +42,9 @@ from oboptim.oracles._base import Oracle, check_batch, describe_exception, one_l
 from oboptim.oracles._outcome import OracleInterrupted, Outcome
 from oboptim.oracles._process_group import ProcessGroup, describe_exit
 from oboptim.oracles._shell_output import AnswerStream, TailBuffer
+
+if TYPE_CHECKING:
+    from oboptim.sequences import SequenceSpace
 
 TERMINATE_GRACE_S = 2.0  # between SIGTERM and SIGKILL, for a command that cleans up after itself
 PIPE_CLOSE_GRACE_S = 2.0  # after the command ended, for its output to arrive
@@ -63,6 +71,8 @@ class ShellOracle(Oracle):
         env: extra environment variables, added to (and overriding) the current environment.
         cwd: working directory of the command (default: the current one).
         name: shown in logs; defaults to ``cmd:<command>``.
+        sequence: the campaign's sequence space, for a sequence task: each line then carries ``"sequence"``, the
+            candidate as a string, besides ``"x"`` (None: ``"x"`` alone).
     """
 
     def __init__(
@@ -72,6 +82,7 @@ class ShellOracle(Oracle):
         env: Mapping[str, str] | None = None,
         cwd: str | os.PathLike | None = None,
         name: str | None = None,
+        sequence: SequenceSpace | None = None,
     ) -> None:
         if not command or not command.strip():
             raise ValueError("ShellOracle needs a non-empty command")
@@ -82,6 +93,7 @@ class ShellOracle(Oracle):
         self.env = dict(env) if env is not None else None
         self.cwd = Path(cwd) if cwd is not None else None
         self.name = name or one_line(f"cmd:{command}", limit=120)
+        self.sequence = sequence
         self._running: set[ProcessGroup] = set()  # for close() from another thread while a batch runs
 
     def evaluate(self, trial_ids: Sequence[int], xs: np.ndarray) -> list[Outcome]:
@@ -90,7 +102,7 @@ class ShellOracle(Oracle):
             return []
         answers = AnswerStream(set(ids))
         try:
-            run = self._run(_encode_batch(ids, xs), answers)
+            run = self._run(_encode_batch(ids, xs, self.sequence), answers)
         except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM while the command ran: keep what it answered
             raise OracleInterrupted(f"interrupted while {self.name} ran", answers.outcomes) from exc
         reason_for_missing = self._reason_for_missing(run, answers)
@@ -153,9 +165,15 @@ class ShellOracle(Oracle):
         return reason
 
 
-def _encode_batch(ids: list[int], xs: np.ndarray) -> str:
-    """One ``{"trial_id", "x"}`` JSON line per candidate."""
-    return "".join(json.dumps({"trial_id": trial_id, "x": x.tolist()}) + "\n" for trial_id, x in zip(ids, xs))
+def _encode_batch(ids: list[int], xs: np.ndarray, sequence: SequenceSpace | None = None) -> str:
+    """One ``{"trial_id", "x"}`` JSON line per candidate, with ``"sequence"`` (a string) when ``sequence`` is given."""
+    lines = []
+    for trial_id, x in zip(ids, xs):
+        line = {"trial_id": trial_id, "x": x.tolist()}
+        if sequence is not None:
+            line["sequence"] = sequence.format(x)
+        lines.append(json.dumps(line) + "\n")
+    return "".join(lines)
 
 
 class _PipeThreads:

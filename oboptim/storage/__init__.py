@@ -16,8 +16,8 @@ _EXPORTS = {
     ],
     "oboptim.storage._errors": [
         "InvalidArrayError", "InvalidStorageURL", "InvalidValue", "NotAnOboptimDatabase", "RoundExistsError",
-        "SchemaTooNew", "SchemaTooOld", "StorageError", "StorageNotFound", "StorageReadOnly", "TrialConflictError",
-        "UnknownCampaignError", "UnknownRoundError", "UnknownTrialError"
+        "SchemaTooNew", "SchemaTooOld", "StorageError", "StorageNotFound", "StorageReadOnly", "TrialBeingMeasured",
+        "TrialConflictError", "UnknownCampaignError", "UnknownRoundError", "UnknownTrialError"
     ],
     "oboptim.storage._models": ["CURRENT_SCHEMA_VERSION"],
     "oboptim.storage._records": [
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         StorageError,
         StorageNotFound,
         StorageReadOnly,
+        TrialBeingMeasured,
         TrialConflictError,
         UnknownCampaignError,
         UnknownRoundError,

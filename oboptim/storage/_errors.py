@@ -53,6 +53,11 @@ class TrialConflictError(StorageError):
     """The trial is already finished with a different outcome; finished trials are immutable."""
 
 
+class TrialBeingMeasured(TrialConflictError):
+    """An outcome told by hand for a trial that a run's oracle is measuring: the trial is that run's (pass
+    ``force=True``, ``oboptim tell --force``, to record the outcome anyway)."""
+
+
 class InvalidValue(StorageError, ValueError):
     """A reported value is not a finite number (or a sem is not a finite, non-negative number)."""
 

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ from oboptim.storage._engine import (
     upgrade_schema,
     writer,
 )
-from oboptim.storage._errors import TrialConflictError, UnknownRoundError
+from oboptim.storage._errors import TrialBeingMeasured, TrialConflictError, UnknownRoundError, UnknownTrialError
 from oboptim.storage._models import (
     CURRENT_SCHEMA_VERSION,
     CampaignRow,
@@ -79,6 +80,11 @@ from oboptim.storage._validation import (
 
 if TYPE_CHECKING:
     import numpy as np
+
+ASKED_PREFIX = "ask:"  # the holder of trials asked with `oboptim ask` (as oboptim._campaign.ASKED_PREFIX)
+FORCED = "tell --force"
+"""What a trial told by hand over a run says: its worker becomes ``tell --force over WORKER``, its rater
+``tell --force``."""
 
 
 class Storage:
@@ -212,6 +218,16 @@ class Storage:
         with self._write() as session:
             campaign_row(session, campaign_id).status = status
 
+    def update_campaign_config(self, campaign_id: int, updates: dict[str, Any]) -> CampaignRecord:
+        """Set top-level keys of a campaign's stored config (its budget, its oracle), in one transaction; the
+        settings themselves never change."""
+        updates = normalized_json(updates)
+        with self._write() as session:
+            row = campaign_row(session, campaign_id)
+            row.config = {**row.config, **updates}
+            session.flush()
+            return campaign_record(row)
+
     # ---------------------------------------------------------------- rounds
 
     def add_round(
@@ -322,19 +338,33 @@ class Storage:
             )
             return [round_record(row) for row in rows]
 
+    def round_diagnostics(self, campaign_id: int) -> list[dict[str, Any]]:
+        """Each round's diagnostics, in round order, without the rest of the round (its generator state)."""
+        with self._read() as session:
+            return list(session.scalars(
+                select(RoundRow.diagnostics)
+                .where(RoundRow.campaign_id == checked_id(campaign_id, "campaign"))
+                .order_by(RoundRow.round)
+            ))
+
     def get_round(self, campaign_id: int, round: int) -> RoundRecord | None:
         with self._read() as session:
             row = round_row(session, campaign_id, round)
             return None if row is None else round_record(row)
 
-    def update_round_diagnostics(self, campaign_id: int, round: int, updates: dict[str, Any]) -> None:
-        """Shallow-merge `updates` into the round's diagnostics (e.g. results known only after the oracle ran)."""
+    def update_round_diagnostics(self, campaign_id: int, round: int, updates: dict[str, Any], *,
+                                 increments: dict[str, int] | None = None) -> None:
+        """Shallow-merge `updates` into the round's diagnostics (e.g. results known only after the oracle ran), and
+        add `increments` to the counts stored under their keys (0 where none is), in the same transaction, so that
+        concurrent workers' counts add up."""
         updates = normalized_json(updates)
         with self._write() as session:
             row = round_row(session, campaign_id, round, lock=True)
             if row is None:
-                raise UnknownRoundError(f"campaign {campaign_id} has no round {round}: list them with rounds()")
-            row.diagnostics = {**row.diagnostics, **updates}
+                name = campaign_row(session, campaign_id).name
+                raise UnknownRoundError(f"campaign {name!r} has no round {round}: list them with rounds()")
+            counts = {key: int(row.diagnostics.get(key) or 0) + int(n) for key, n in (increments or {}).items()}
+            row.diagnostics = {**row.diagnostics, **updates, **counts}
 
     def surrogate_snapshots(self, campaign_id: int) -> list[SurrogateRecord]:
         with self._read() as session:
@@ -464,7 +494,7 @@ class Storage:
     def release_trial(self, trial_id: int, *, worker: str | None = None, campaign_id: int | None = None) -> TrialRecord:
         """Put a running or held trial back to free waiting (holder and lease cleared), so any worker may claim it."""
         with self._write() as session:
-            row = trial_row(session, trial_id, campaign_id, lock=True)
+            row = _trial_row(session, trial_id, campaign_id, lock=True)
             if row.state in FINISHED_STATES:
                 raise TrialConflictError(f"trial {row.id} is already {row.state}: a finished trial cannot be released")
             if worker is not None and row.state == TrialState.RUNNING and row.worker != worker:
@@ -488,17 +518,24 @@ class Storage:
         rater: str | None = None,
         campaign_id: int | None = None,
         holder: str | None = None,
+        by_hand: bool = False,
+        force: bool = False,
     ) -> TrialRecord:
         """Record a trial's finite value (and optional sem, rater) and mark it completed, in one transaction.
 
         Idempotent for the bitwise-same value; a different value, or a failed/abandoned trial, raises
         TrialConflictError, as does an unfinished trial no longer held by `holder` (when given: a worker whose lease
         ran out, and whose trial another worker took over).
+
+        `by_hand`: the value comes from a person outside any run (`oboptim tell`). A trial that a run is measuring
+        (running, held by a worker) is that run's: TrialBeingMeasured, unless `force`, which records the value
+        anyway and says so (the trial's worker becomes ``tell --force over WORKER``, the rater ``tell --force``), so
+        that the run's own value, when it comes, is dropped with a message instead of silently.
         """
         value = finite_value(value, trial_id)
         sem = valid_sem(sem, trial_id)
         with self._write() as session:
-            row = trial_row(session, trial_id, campaign_id, lock=True)
+            row = _trial_row(session, trial_id, campaign_id, lock=True)
             if row.state == TrialState.COMPLETED:
                 stored = bits_to_float(row.observation.value_bits)
                 if same_float(stored, value):
@@ -513,6 +550,8 @@ class Storage:
                     "trials are immutable"
                 )
             _check_holder(row, holder)
+            if by_hand and _measured_by_a_run(row):
+                rater = _take_over(row, force, rater)
             now = utc_now()
             row.observation = ObservationRow(
                 value=value, value_bits=float_to_bits(value), sem=sem, rater=rater, created_at=now
@@ -522,18 +561,21 @@ class Storage:
             return trial_record(row)
 
     def fail_trial(self, trial_id: int, reason: str, *, campaign_id: int | None = None,
-                   holder: str | None = None) -> TrialRecord:
-        """Mark a trial failed with `reason`; repeating the same failure is a no-op (`holder` as for complete)."""
-        return self._finish_without_value(trial_id, TrialState.FAILED, str(reason), campaign_id, holder)
+                   holder: str | None = None, by_hand: bool = False, force: bool = False) -> TrialRecord:
+        """Mark a trial failed with `reason`; repeating the same failure is a no-op (`holder`, `by_hand` and `force`
+        as for :meth:`complete_trial`)."""
+        return self._finish_without_value(trial_id, TrialState.FAILED, str(reason), campaign_id, holder,
+                                          by_hand=by_hand, force=force)
 
     def abandon_trial(self, trial_id: int, reason: str, *, campaign_id: int | None = None) -> TrialRecord:
         """Mark a waiting or running trial abandoned (it will never be scored); repeating it is a no-op."""
         return self._finish_without_value(trial_id, TrialState.ABANDONED, str(reason), campaign_id)
 
     def _finish_without_value(self, trial_id: int, state: str, reason: str, campaign_id: int | None,
-                              holder: str | None = None) -> TrialRecord:
+                              holder: str | None = None, *, by_hand: bool = False,
+                              force: bool = False) -> TrialRecord:
         with self._write() as session:
-            row = trial_row(session, trial_id, campaign_id, lock=True)
+            row = _trial_row(session, trial_id, campaign_id, lock=True)
             if row.state == state and row.error == reason:
                 return trial_record(row)
             if row.state in FINISHED_STATES:
@@ -547,6 +589,8 @@ class Storage:
                     f"{reason!r}: finished trials are immutable"
                 )
             _check_holder(row, holder)
+            if by_hand and _measured_by_a_run(row):
+                _take_over(row, force, None)
             finish_row(row, state, utc_now(), error=reason)
             return trial_record(row)
 
@@ -554,7 +598,7 @@ class Storage:
 
     def get_trial(self, trial_id: int, *, campaign_id: int | None = None) -> TrialRecord:
         with self._read() as session:
-            return trial_record(trial_row(session, trial_id, campaign_id))
+            return trial_record(_trial_row(session, trial_id, campaign_id))
 
     def trials(
         self, campaign_id: int, states: Iterable[str] | None = None, round: int | None = None
@@ -616,6 +660,21 @@ class Storage:
             return {state: 0 for state in ALL_STATES} | dict(counts)
 
 
+def _trial_row(session: Session, trial_id: int, campaign_id: int | None, *, lock: bool = False) -> TrialRow:
+    """:func:`trial_row`, whose error names the campaign by its name and a command that lists its trial ids."""
+    try:
+        return trial_row(session, trial_id, campaign_id, lock=lock)
+    except UnknownTrialError:
+        if campaign_id is None:
+            raise UnknownTrialError(f"no trial with id {trial_id}: `oboptim export NAME` lists a campaign's trial "
+                                    "ids") from None
+        name = session.scalar(select(CampaignRow.name).where(CampaignRow.id == campaign_id))
+        if name is None:
+            raise
+        raise UnknownTrialError(f"campaign {name!r} has no trial {trial_id}: `oboptim export {shlex.quote(name)}` "
+                                "lists its trial ids") from None
+
+
 def _environmental(failure: DatabaseError) -> bool:
     """An error of the database's surroundings (locks, disk, permissions, a damaged file), not of our SQL or a race."""
     return isinstance(failure, OperationalError) or type(failure) is DatabaseError
@@ -632,3 +691,20 @@ def _check_holder(row: TrialRow, holder: str | None) -> None:
     if holder is not None and (row.state != TrialState.RUNNING or row.worker != holder):
         current = f"held by {row.worker!r}" if row.worker else "waiting"
         raise TrialConflictError(f"trial {row.id} is {current}, no longer by {holder!r}: its lease ran out")
+
+
+def _measured_by_a_run(row: TrialRow) -> bool:
+    """Whether a run's oracle is measuring the trial: running, held by a worker (not asked with `oboptim ask`)."""
+    return row.state == TrialState.RUNNING and bool(row.worker) and not row.worker.startswith(ASKED_PREFIX)
+
+
+def _take_over(row: TrialRow, force: bool, rater: str | None) -> str:
+    """Refuse an outcome told by hand for a trial a run is measuring, or with `force`, hand the trial over to it
+    (recorded in its worker); returns the rater to store."""
+    if not force:
+        raise TrialBeingMeasured(
+            f"trial {row.id} is being measured by `oboptim run` (worker {row.worker}); its value will come from that "
+            "run: wait for it, or stop that run, or pass --force (force=True) to record yours instead"
+        )
+    row.worker = f"{FORCED} over {row.worker}"[:255]
+    return FORCED if rater is None else f"{rater} ({FORCED})"[:255]

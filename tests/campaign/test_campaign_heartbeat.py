@@ -25,10 +25,11 @@ HEARTBEAT = 0.2
 def start_worker(url: str, name: str, host: str, log: Path, oracle_seconds: float) -> subprocess.Popen:
     command = [sys.executable, "-m", "oboptim", "run", "--name", name, "--storage", url, "--worker", "--quiet",
                "--grace", str(GRACE), "--heartbeat", str(HEARTBEAT),
-               "--oracle-cmd", f"{sys.executable} {HERE / 'slow_oracle.py'} {log} {oracle_seconds}",
-               "--oracle-timeout", "600"]
-    return subprocess.Popen(command, env={**os.environ, "OBOPTIM_HOSTNAME": host}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+               "--oracle-cmd", f"{sys.executable} {HERE / 'slow_oracle.py'}", "--oracle-timeout", "600"]
+    # one oracle command for the campaign (it remembers it); each worker's log and pace come in its environment
+    env = {**os.environ, "OBOPTIM_HOSTNAME": host, "SLOW_ORACLE_LOG": str(log),
+           "SLOW_ORACLE_SECONDS": str(oracle_seconds)}
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def wait_for_lines(log: Path, count: int, process: subprocess.Popen, timeout: float = 120) -> None:

@@ -119,8 +119,8 @@ def test_unknown_trials_fail_with_the_storage_message(db):
     foreign = storage.add_round(other.id, 0, [np.zeros(2)], [{}], b"", {})[0]
     storage.complete_trial(foreign.id, 1.0)
     outcomes = WebHumanOracle(url, "web", announce=lambda line: None).evaluate([9999, foreign.id], np.zeros((2, 2)))
-    assert outcomes[0].error.startswith("no trial with id 9999 in campaign")
-    assert outcomes[1].error.startswith(f"no trial with id {foreign.id} in campaign")
+    assert outcomes[0].error.startswith("campaign 'web' has no trial 9999: `oboptim export web` lists its trial ids")
+    assert outcomes[1].error.startswith(f"campaign 'web' has no trial {foreign.id}:")
 
 
 def test_an_open_storage_is_shared_and_not_closed(db):

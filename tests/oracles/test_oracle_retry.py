@@ -215,3 +215,42 @@ def test_one_exception_in_a_short_campaign_costs_a_pause_not_the_campaign(tmp_pa
     counts = campaign.storage.count_trials(campaign.id)
     assert counts.get("completed") == 16 and not counts.get("failed"), counts
     assert calls == [8, 8, 8]  # the 2nd batch once more, after a 1 s pause
+
+
+# -- issue 19, item 10: a transient failure that the retries cure leaves a trace ------------------------------------
+
+
+def test_a_retried_outage_is_said_at_the_time_and_carried_by_the_outcomes():
+    oracle = OutageOracle(outages=1)
+    lines = []
+    outcomes = evaluate_with_retries(oracle, [7, 8, 9], XS, backoff_s=0.0, on_retry=lines.append)
+    assert lines == ["oracle failed on trials 7-9 (ConnectionError: reset by peer); asking again in 0 s (retry 1 of 2)"]
+    assert [outcome.value for outcome in outcomes] == [1.0, 2.0, 3.0]
+    (failure,) = outcomes[0].retried_after
+    assert (failure.reason, failure.trial_ids, failure.attempt) == ("ConnectionError: reset by peer", (7, 8, 9), 0)
+    assert len({outcome.retried_after[0].key for outcome in outcomes}) == 1  # one batch, retried once
+
+
+def test_the_retry_line_goes_to_standard_error_by_default(capsys):
+    evaluate_with_retries(OutageOracle(outages=2), [3, 5, 6], XS, backoff_s=0.0)
+    assert capsys.readouterr().err.splitlines() == [
+        "oracle failed on trials 3, 5-6 (ConnectionError: reset by peer); asking again in 0 s (retry 1 of 2)",
+        "oracle failed on trials 3, 5-6 (ConnectionError: reset by peer); asking again in 0 s (retry 2 of 2)",
+    ]
+
+
+def test_an_outcome_without_an_outage_carries_nothing_and_equality_ignores_the_trace():
+    import pickle
+
+    from oboptim.oracles._outcome import TransientFailure
+
+    clean = evaluate_with_retries(FlakyOracle({}), [1, 2, 3], XS, on_retry=pytest.fail)
+    assert all(outcome.retried_after == () for outcome in clean)
+    traced = Outcome(value=1.0, retried_after=(TransientFailure("offline", (1, 2), 0),))
+    assert traced == Outcome(value=1.0)
+    assert pickle.loads(pickle.dumps(traced)).retried_after == traced.retried_after  # executors send outcomes
+
+
+def test_a_batch_that_never_recovers_keeps_its_earlier_failures():
+    outcomes = evaluate_with_retries(OutageOracle(outages=3), [1, 2, 3], XS, backoff_s=0.0, on_retry=lambda _: None)
+    assert outcomes[0].failed and [f.attempt for f in outcomes[0].retried_after] == [0, 1]

@@ -174,6 +174,30 @@ def test_stdin_carries_one_json_line_per_candidate(tmp_path):
     assert [outcome.error for outcome in outcomes] == ["no answer for trial 3", "no answer for trial 4"]
 
 
+def test_a_sequence_campaigns_lines_carry_the_sequence_as_a_string_too(tmp_path):
+    from oboptim.sequences import SequenceSpace
+
+    dump = tmp_path / "stdin.jsonl"
+    oracle = ShellOracle(f"cat > {shlex.quote(str(dump))}", timeout=10, sequence=SequenceSpace("ACGT", 4))
+    oracle.evaluate([3, 4], np.array([[0, 3, 1, 2], [2, 2, 0, 1]]))
+    assert dump.read_text().splitlines() == [
+        '{"trial_id": 3, "x": [0, 3, 1, 2], "sequence": "ATCG"}',
+        '{"trial_id": 4, "x": [2, 2, 0, 1], "sequence": "GGAC"}',
+    ]
+
+
+def test_an_oracle_command_built_for_a_sequence_task_sends_strings(tmp_path):
+    from oboptim import load_task
+    from oboptim.oracles import OracleContext, resolve_oracle
+
+    dump = tmp_path / "stdin.jsonl"
+    task = load_task("ehrlich", {"num_states": 4, "length": 6, "num_motifs": 1, "motif_length": 3,
+                                 "quantization": 3})
+    oracle = resolve_oracle(None, OracleContext(task=task), command=f"cat > {shlex.quote(str(dump))}")
+    oracle.evaluate([1], np.array([[0, 1, 2, 3, 0, 1]]))
+    assert json.loads(dump.read_text()) == {"trial_id": 1, "x": [0, 1, 2, 3, 0, 1], "sequence": "ABCDAB"}
+
+
 def test_big_batches_and_floods_of_stderr_do_not_deadlock():
     xs = np.random.default_rng(0).normal(size=(8, 64, 64))  # about 1 MB of JSON on stdin, more than a pipe holds
     outcomes = sum_oracle("--flood-stderr", "1000000").evaluate(list(range(8)), xs)

@@ -183,3 +183,70 @@ def test_known_and_repeated_sequences_are_excluded_before_selection():
     groups, picks = select_particles(out, "argmax", torch.Generator())
     spare = 0 if out.rewards[1, 0] >= out.rewards[1, 2] else 2
     assert groups.tolist() == [1, 1] and picks.tolist() == [spare, 1]
+
+
+# Issue 19, item 3: small spaces, where the sampler's final particles soon hold only sequences already queried.
+SMALL_SPACE = {"num_states": 4, "length": 6, "num_motifs": 1, "motif_length": 3, "quantization": 3}  # 972 feasible
+TINY_SPACE = {"num_states": 2, "length": 4, "num_motifs": 1, "motif_length": 2, "quantization": 2}  # 16 sequences
+TINY_FLAGS = [flag for key, value in TINY_SPACE.items() for flag in ("--task-option", f"{key}={value}")]
+
+
+def test_a_small_space_never_repeats_a_sequence_and_resumes_exactly(tmp_path):
+    a = Campaign.open("small6", task="ehrlich", task_options=SMALL_SPACE, storage=f"sqlite:///{tmp_path / 'a.db'}",
+                      batch_size=10)
+    quiet(a, 60)
+    xa = np.stack([t.x for t in a.trials()])
+    assert xa.shape == (60, 6) and len({row.tobytes() for row in xa}) == 60  # was 36 distinct of 60
+    assert all(t.state == "completed" for t in a.trials())  # the fill-ins are prior draws: feasible
+    filled = [t for t in a.trials() if t.round > 0 and t.provenance["source"] == "prior"]
+    assert filled and all(np.isfinite(t.provenance["predicted_mean"]) for t in filled)
+    b = Campaign.open("small6", task="ehrlich", task_options=SMALL_SPACE, storage=f"sqlite:///{tmp_path / 'b.db'}",
+                      batch_size=10)
+    quiet(b, 30)
+    b.storage.close()
+    b = Campaign.open("small6", storage=f"sqlite:///{tmp_path / 'b.db'}")
+    quiet(b, 60)
+    np.testing.assert_array_equal(xa, np.stack([t.x for t in b.trials()]))
+
+
+def test_an_exhausted_space_ends_the_run_with_one_line_and_no_repeat(tmp_path):
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    runner = CliRunner()
+    run = runner.invoke(main, ["run", "ehrlich", "--name", "tiny", "--storage", url, *TINY_FLAGS, "--budget", "40",
+                               "--batch-size", "10"])
+    assert run.exit_code == 2, run.output
+    assert "Traceback" not in run.stderr
+    assert run.stderr.rstrip().splitlines()[-1] == (
+        "error: all 16 sequences of length 4 over 'AB' were scored or are pending: nothing new is left to propose; "
+        "stop here, or start a new campaign with --name over a larger space (longer sequences, more states)")
+    rows = json.loads(runner.invoke(main, ["export", "tiny", "--storage", url, "--format", "json"]).output)
+    assert len(rows) == 16 and len({row["x"] for row in rows}) == 16  # was 5 distinct of 40 (BBBB 20 times)
+    campaign = Campaign.open("tiny", storage=url)
+    notes = [round_.diagnostics.get("note") for round_ in campaign.storage.rounds(campaign.id)]
+    assert any(note and note.startswith("proposed 6 of 10: ") for note in notes)  # the short round says so
+    campaign.storage.close()
+    asked = runner.invoke(main, ["ask", "tiny", "--storage", url, "-n", "2"])
+    assert asked.exit_code == 2 and asked.stdout == ""
+    assert asked.stderr.strip().startswith("error: all 16 sequences") and len(asked.stderr.strip().splitlines()) == 1
+
+
+def test_asking_a_tiny_space_twice_before_any_score_never_repeats(tmp_path):
+    url = f"sqlite:///{tmp_path / 'ask.db'}"
+    campaign = Campaign.open("ask", task="ehrlich", task_options=TINY_SPACE, storage=url, batch_size=10)
+    first, second = campaign.ask(10), campaign.ask(10)  # both rounds sample the prior: nothing is scored yet
+    xs = [t.x.tobytes() for t in first + second]
+    assert (len(first), len(second)) == (10, 6) and len(set(xs)) == 16
+
+
+def test_a_failed_sequence_is_never_proposed_again(tmp_path):
+    """Needs the campaign's history to carry its failed trials (``History.failed``)."""
+    from oboptim.errors import SpaceExhausted
+
+    campaign = Campaign.open("fails", task="ehrlich", task_options=TINY_SPACE,
+                             storage=f"sqlite:///{tmp_path / 'fails.db'}", batch_size=10)
+    first_state_a = lambda x: [float("nan") if row[0] == 0 else 1.0 for row in x]  # noqa: E731
+    with pytest.raises(SpaceExhausted, match="all 16 sequences"):
+        quiet(campaign, 40, oracle=first_state_a, max_failure_rate=1.0)
+    trials = campaign.trials()
+    assert len(trials) == 16 and len({t.x.tobytes() for t in trials}) == 16
+    assert sum(t.state == "failed" for t in trials) == 8
