@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# The inner loop while working: everything but the tests that start processes, servers, browsers or a Ray cluster,
+# and the long statistical ones (about 2 minutes here). `make test` (what CI runs) runs them all.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not (process or server or browser or cluster or slow)"
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_sampler.py

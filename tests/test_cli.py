@@ -237,6 +237,7 @@ def test_rounds_txt_ends_with_a_newline(runner, url, tmp_path):
     assert (tmp_path / "report" / "rounds.txt").read_text().endswith("\n")
 
 
+@pytest.mark.process
 def test_oboptims_own_warnings_are_one_line(tmp_path):
     import shutil
     import subprocess

@@ -107,6 +107,7 @@ def test_released_and_expired_asks_go_back_to_the_workers(url):
 # -- 5. an interrupted run hands its trials back ----------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_after_ctrl_c_the_interrupted_trials_are_waiting_not_running(url, tmp_path):
     log = tmp_path / "oracle.log"
     slow = f"{sys.executable} -c \"import sys, time; open('{log}', 'a').write('started'); time.sleep(60)\""
@@ -180,6 +181,7 @@ def test_a_read_only_directory_still_reads(url, tmp_path, immutable):
     assert invoke("export", "lab", "--storage", url).output.count("\n") == 5
 
 
+@pytest.mark.process
 def test_a_damaged_database_is_a_one_line_error(url, tmp_path):
     small_campaign(url, budget=8)
     path = tmp_path / "lab.db"
@@ -264,6 +266,7 @@ def test_a_relative_task_file_is_stored_resolved_and_any_directory_can_use_the_c
     assert invoke("export", "mine", "--storage", url).exit_code == 0  # reading needs no task
 
 
+@pytest.mark.process
 def test_a_module_oracle_in_the_working_directory_is_found_by_the_console_script(tmp_path):
     (tmp_path / "my_lab.py").write_text("import numpy as np\n\ndef assay(x):\n    return list(-np.sum(x ** 2, 1))\n")
     console = Path(sys.executable).with_name("oboptim")
@@ -307,6 +310,7 @@ def test_status_shows_the_budget_and_a_finished_campaign_and_speaks_json(url):
 # -- 16, 17. where output goes; help, wording, in-memory storage ------------------------------------------------------
 
 
+@pytest.mark.process
 def test_results_on_stdout_diagnostics_on_stderr(tmp_path):
     (tmp_path / "chatty.py").write_text("import numpy as np\n\ndef oracle(x):\n    print('measuring', len(x))\n"
                                         "    return list(-np.sum(x ** 2, 1))\n")

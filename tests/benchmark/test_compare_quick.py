@@ -20,6 +20,7 @@ def _rows(markdown: str, heading: str) -> dict[str, list[str]]:
     return {cells[0].strip(): [c.strip() for c in cells[1:]] for cells in rows}
 
 
+@pytest.mark.slow
 def test_quick_compare_writes_a_sane_table_and_figure(tmp_path):
     main(["--quick", "--tasks", "mixture8d", "--methods", "random,bo,ucb", "--out", str(tmp_path)])
     markdown = (tmp_path / "compare_quick.md").read_text()
@@ -83,6 +84,7 @@ def test_gmm2d_corner_oracle_and_exact_density():
     assert np.exp(gmm2d.log_density(grid)).sum() * 0.05**2 == pytest.approx(1.0, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_swissroll_exact_density_is_normalised_and_peaks_on_the_roll():
     rng = np.random.default_rng(0)
     lower, upper = np.array([-7.6, -7.6, -3.5]), np.array([7.6, 7.6, 3.5])

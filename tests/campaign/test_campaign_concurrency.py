@@ -19,6 +19,8 @@ import pytest
 
 from oboptim.storage import Storage
 
+pytestmark = pytest.mark.process
+
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"
 WORKERS = 4

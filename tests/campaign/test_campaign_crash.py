@@ -13,9 +13,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from oboptim import Campaign, TrialState
 from oboptim.storage import Storage
+
+pytestmark = pytest.mark.process
 
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"

@@ -22,6 +22,8 @@ from oboptim.storage import Storage, StorageNotFound
 from oboptim.storage._arrays import float_to_bits
 from oboptim.storage._crash_hook import CRASH_ENV_VAR, CRASH_EXIT_CODE
 
+pytestmark = pytest.mark.process
+
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"
 NAME = "crash"

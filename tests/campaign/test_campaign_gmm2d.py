@@ -1,6 +1,7 @@
 """End to end on the shipped gmm2d prior: a Python oracle rewarding one corner mode."""
 
 import numpy as np
+import pytest
 import torch
 
 from oboptim import Campaign, load_task
@@ -17,6 +18,7 @@ SEEDS = 6
 BUDGET = 48  # round 0 of 16 prior samples, then 2 rounds of 16
 
 
+@pytest.mark.slow
 def test_campaign_beats_prior_sampling_by_a_wide_margin_over_seeds(tmp_path):
     """Regret = squared distance of the best query to the corner. About 5 of 48 prior samples land in the corner mode
     (variance 0.3 per axis), so the prior's best is already fair; the campaign must get several times closer.

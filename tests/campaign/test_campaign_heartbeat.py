@@ -14,7 +14,11 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from oboptim import Campaign, TrialState
+
+pytestmark = pytest.mark.process
 
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"

@@ -20,12 +20,15 @@ from oboptim import Campaign
 from oboptim.errors import ConfigError
 from oboptim.storage import Storage
 
+pytestmark = pytest.mark.process
+
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"
 
 LAB = '''
 import json, time
 import numpy as np
+
 
 def assay(x):
     values = [1000.0 - float(np.sum((row - 4.0) ** 2)) for row in x]

@@ -12,11 +12,14 @@ import sys
 import uuid
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from oboptim import Campaign
 from oboptim.cli import main
 from oboptim.storage import Storage
+
+pytestmark = pytest.mark.process
 
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"

@@ -22,6 +22,8 @@ from oboptim._view import CampaignView
 from oboptim.storage import Storage, TrialConflictError, TrialState
 from oboptim.storage import TrialBeingMeasured
 
+pytestmark = pytest.mark.process
+
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'mixture_task.py'}:TASK"
 

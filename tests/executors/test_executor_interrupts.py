@@ -20,6 +20,8 @@ import pytest
 
 from oboptim.storage import Storage, TrialState
 
+pytestmark = [pytest.mark.process, pytest.mark.cluster]
+
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'slow_task.py'}:TASK"
 POSTGRES_URL = os.environ.get("OBOPTIM_TEST_POSTGRES_URL")
@@ -29,6 +31,7 @@ IDLE_BEFORE_SIGNAL_S = 1.3  # the last value came back this long before the sign
 MEASURE = '''
 import os, time
 import numpy as np
+
 
 def measure(x):
     """Sleeps, then logs each row as: x (float64 bytes, hex), the value, the time it returns."""

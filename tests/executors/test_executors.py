@@ -15,6 +15,8 @@ import pytest
 from oboptim import Campaign, TrialState
 from oboptim.executors import ExecutorError, OracleRecipe, ProcessExecutor, parse_executor
 
+pytestmark = [pytest.mark.process, pytest.mark.cluster]
+
 HERE = Path(__file__).parent
 TASK = f"{HERE.parent / 'campaign' / 'mixture_task.py'}:TASK"
 ORACLE = f"{HERE / 'sleepy_oracle.py'}:oracle"

@@ -153,6 +153,7 @@ def assert_gone_soon(pids: list[int], timeout: float = 5.0) -> None:
     assert not alive, f"still running: {alive}"
 
 
+@pytest.mark.process
 def test_a_hung_function_times_out_its_worker_is_killed_and_the_next_batch_runs(tmp_path, monkeypatch):
     pid_file = tmp_path / "pids"
     monkeypatch.setenv("OBOPTIM_TEST_PID_FILE", str(pid_file))
@@ -235,6 +236,7 @@ def test_a_python_callable_in_a_worker_keeps_its_module_name():
     assert oracle._worker.spec.endswith(":score_sum")
 
 
+@pytest.mark.process
 def test_a_campaign_with_a_hung_function_oracle_goes_on(tmp_path, monkeypatch):
     # issue 10, item 4: --oracle-timeout was ignored for Python functions, and a hung one blocked the campaign
     from oboptim import Campaign

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.process
+
 FIXTURES = Path(__file__).parent / "fixtures"
 STARTUP_TIMEOUT_S = 90.0  # imports and round 0 of three concurrent runs on a busy 2-core machine
 

@@ -133,6 +133,7 @@ def _process_is_gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
+@pytest.mark.process
 def test_timeout_kills_the_whole_process_group_and_keeps_earlier_answers(tmp_path):
     pid_file = tmp_path / "pids"
     oracle = ShellOracle(fixture_command("hanging_oracle.py", str(pid_file)), timeout=1.0)

@@ -81,6 +81,7 @@ def test_hartmann_outside_the_unit_box_never_beats_its_projection():
     assert bool((hartmann6d.reward(x) <= hartmann6d.reward(projected) + 1e-12).all())
 
 
+@pytest.mark.slow
 def test_swissroll_centred_oracle_peaks_on_the_roll():
     centre = torch.as_tensor(swissroll3d.CENTRE[None])
     assert float(swissroll3d.centred_reward(centre)[0]) == 0.0

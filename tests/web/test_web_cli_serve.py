@@ -17,6 +17,8 @@ from werkzeug.serving import BaseWSGIServer
 
 from oboptim.web._cli_serve import serve_command
 
+pytestmark = [pytest.mark.process, pytest.mark.server]
+
 
 @click.group()
 def cli():

@@ -11,6 +11,8 @@ import pytest
 
 from oboptim.web import make_rating_server
 
+pytestmark = pytest.mark.server
+
 
 @pytest.fixture
 def running(one_point_campaign_url):
