@@ -485,8 +485,6 @@ def sequence_rewards(prior: DiffusionPrior, tilted: Tilt, tokens: np.ndarray,
         return tilted.reward(prior.decode(particles)).double().cpu().numpy()
 
 
-
-
 def features_of(task: Task, x: np.ndarray | Tensor) -> Tensor:
     """The task's features of stored candidates ``x [n, *candidate_shape]``: ``[n, F]`` float64, no gradient."""
     with torch.no_grad():

@@ -101,7 +101,9 @@ def test_a_resumed_campaign_and_a_worker_score_with_the_oracle_it_was_created_wi
                                        "sha256": record.config["oracle"]["sha256"]}
 
 
-def test_another_oracle_is_refused_in_one_line_unless_the_change_is_said(storage_url, lab, tmp_path):
+def test_another_oracle_is_refused_in_one_line_unless_the_change_is_said(lab, tmp_path):
+    # SQLite only: what is refused and recorded is decided before any backend-specific write
+    storage_url = f"sqlite:///{tmp_path / 'refuse.db'}"
     oracle_file, log = lab
     name = f"lab-{uuid.uuid4().hex[:8]}"
     assert run(name, storage_url, TASK, "--oracle", f"{oracle_file}:assay", "--budget", "4", cwd=tmp_path).returncode == 0
@@ -144,7 +146,9 @@ def test_an_edited_oracle_file_is_another_oracle(lab, tmp_path):
         record.config["oracle_changes"][0]["from"]["sha256"]
 
 
-def test_the_budget_of_the_last_run_is_stored_and_workers_follow_it(storage_url, tmp_path):
+def test_the_budget_of_the_last_run_is_stored_and_workers_follow_it(tmp_path):
+    # SQLite only: the config update is the one the PostgreSQL test above makes for the oracle
+    storage_url = f"sqlite:///{tmp_path / 'budget.db'}"
     name = f"budget-{uuid.uuid4().hex[:8]}"
     assert run(name, storage_url, TASK, "--budget", "4", cwd=tmp_path).returncode == 0
     extended = run(name, storage_url, TASK, "--budget", "8", cwd=tmp_path)
