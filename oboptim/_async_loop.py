@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from oboptim._outcomes import record_outcomes
 from oboptim.executors._base import Executor, OracleRecipe
 from oboptim.oracles._outcome import Outcome
-from oboptim.storage._records import TrialRecord, TrialState
+from oboptim.storage._records import TrialRecord, queried_count
 
 if TYPE_CHECKING:
     from oboptim._campaign import Campaign, _Loop
@@ -143,7 +143,7 @@ def run_with_executor(campaign: Campaign, executor: Executor, recipe: OracleReci
         while True:
             recorder.check()
             counts = campaign.storage.count_trials(campaign.id)
-            finished = counts.get(TrialState.COMPLETED, 0) + counts.get(TrialState.FAILED, 0)
+            finished = queried_count(counts)
             budget = campaign._stored_budget()  # a run started later with a larger --budget extends ours
             in_flight = recorder.in_flight
             if finished >= budget and not in_flight:

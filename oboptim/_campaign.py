@@ -51,10 +51,17 @@ from oboptim.oracles._resolve import resolve_oracle
 from oboptim.oracles._retry import DEFAULT_BACKOFF_S, DEFAULT_BATCH_RETRIES, FailureBudget, evaluate_with_retries
 from oboptim.priors._diffusion_prior import DiffusionPrior
 from oboptim.storage._errors import RoundExistsError, TrialConflictError
-from oboptim.storage._records import CAMPAIGN_ACTIVE, CAMPAIGN_FINISHED, CampaignRecord, TrialRecord, TrialState
+from oboptim.storage._records import (
+    ASKED_PREFIX,
+    CAMPAIGN_ACTIVE,
+    CAMPAIGN_FINISHED,
+    CampaignRecord,
+    TrialRecord,
+    TrialState,
+    queried_count,
+)
 from oboptim.storage._store import Storage
 
-ASKED_PREFIX = "ask:"  # holder of trials asked for someone (`oboptim ask`): ask:HOST:PID, or the asker's own label
 _POLL_SECONDS = 0.5
 
 
@@ -304,7 +311,7 @@ class Campaign(CampaignView):
         try:
             with self._loop(budget, max_failure_rate, grace_seconds, heartbeat_seconds, progress, log) as loop:
                 # the stored budget, re-read each batch: a run started later with a larger --budget extends ours
-                while (finished := _finished(counts := self.storage.count_trials(self.id))) < (
+                while (finished := queried_count(counts := self.storage.count_trials(self.id))) < (
                         budget := self._stored_budget()):
                     claimed = self.storage.claim_trials(self.id, self.worker, grace_seconds,
                                                         limit=self.settings.batch_size, resume_own=resume_own)
@@ -605,10 +612,6 @@ def _task_for_new_campaign(spec: str, options: dict[str, Any]) -> Task:
         flags = ", ".join(f"--{name.replace('_', '-')}" for name in missing)
         raise ConfigError(f"task {spec!r} needs {', '.join(missing)} (on the command line: {flags})")
     return load_task(spec, options)
-
-
-def _finished(counts: Mapping[str, int]) -> int:
-    return counts.get(TrialState.COMPLETED, 0) + counts.get(TrialState.FAILED, 0)
 
 
 def _outcome_of(trial: TrialRecord) -> Outcome:

@@ -35,7 +35,7 @@ def check_proposal_settings(settings: CampaignSettings) -> None:
             flag = setting.replace("_", "-")
             raise ConfigError(f"--{flag} {name} cannot run on the {settings.surrogate} surrogate: {exc}") from None
         except Exception:  # noqa: BLE001 - the builder needs a fitted surrogate: judged when it runs
-            pass
+            continue
 
 
 __all__ = ["check_proposal_settings"]

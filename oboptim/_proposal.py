@@ -28,6 +28,7 @@ import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -74,6 +75,12 @@ class History:
     y: np.ndarray
     pending: np.ndarray
     failed: np.ndarray | None = None
+
+    @cached_property
+    def known_sequences(self) -> set[bytes]:
+        """The keys (:func:`oboptim.sequences._novelty.sequence_key`) of every candidate asked about: completed,
+        pending and failed; computed once a round, for the steps that keep a sequence round new."""
+        return sequence_keys(known_candidates(self))
 
 
 @dataclass(frozen=True)
@@ -286,7 +293,7 @@ def exclude_known_sequences(task: Task, prior: DiffusionPrior, tilted: Tilt, his
         tokens = task.to_candidates(prior.decode(flat)).cpu()
         snapped = prior.encode(tokens).to(flat)
         rewards = tilted.reward(prior.decode(snapped)).float().view(groups, n).to(result.rewards)
-    seen = sequence_keys(known_candidates(history))
+    seen = set(history.known_sequences)
     rows = tokens.numpy().astype(np.int64)
     fresh = np.zeros(groups * n, dtype=bool)
     usable = torch.isfinite(result.rewards).reshape(-1).cpu().numpy()  # the manifold check's verdict stands
@@ -374,7 +381,7 @@ def describe(task: Task, prior: DiffusionPrior, settings: CampaignSettings, hist
 def check_space_left(space: SequenceSpace, history: History) -> None:
     """Before a sequence round: :class:`SpaceExhausted` when every sequence of ``space`` was scored or is pending."""
     size = space_size(space.num_states, space.length)
-    if len(sequence_keys(known_candidates(history))) >= size:
+    if len(history.known_sequences) >= size:
         raise SpaceExhausted(f"all {size:,} sequences of length {space.length} over {space.alphabet!r} were scored "
                              f"or are pending: nothing new is left to propose; {_START_ANEW}")
 
@@ -392,7 +399,7 @@ def only_new_sequences(task: Task, prior: DiffusionPrior, settings: CampaignSett
     """
     if task.sequence is None:
         return proposal
-    known = sequence_keys(known_candidates(history))
+    known = history.known_sequences
     keep: dict[bytes, int] = {}
     for index, row in enumerate(proposal.xs):
         key = sequence_key(row)

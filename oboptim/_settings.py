@@ -69,6 +69,8 @@ candidates a round. A task's own defaults override these."""
 
 TaskOptionValue = str | int | float | bool | None
 
+_KIND_REGISTRIES = (SURROGATES, ACQUISITIONS, RESAMPLERS, TEMPERING_SCHEDULES, SELECTIONS)
+
 
 @dataclass(frozen=True)
 class CampaignSettings:
@@ -149,9 +151,12 @@ class CampaignSettings:
                "a percentile in [0, 100) (0: off)", self)
         _check(_is_number(self.warm_start) and 0 <= self.warm_start < 1, "warm_start",
                "a fraction of the diffusion time in [0, 1) (0: off)", self)
+        _check(self.select_acquisition == "" or self.select_acquisition in ACQUISITIONS, "select_acquisition",
+               f"one of {', '.join(ACQUISITIONS.names())} or \"\" (the sampler's)", self)
         if self.alpha_units not in ALPHA_UNITS:
             raise ConfigError(f"alpha_units must be one of {', '.join(ALPHA_UNITS)}; got {self.alpha_units!r}")
-        self._check_kinds()
+        for registry in _KIND_REGISTRIES:
+            registry.check(getattr(self, registry.setting))
         options = self.task_options
         if not isinstance(options, Mapping) or not all(
             isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool))) for k, v in options.items()
@@ -160,13 +165,6 @@ class CampaignSettings:
         # 1 and 1.0 are the same setting
         for name in ("beta", "alpha", "gamma", "ess_threshold", "top_fraction", "manifold_check", "warm_start"):
             object.__setattr__(self, name, float(getattr(self, name)))
-
-    def _check_kinds(self) -> None:
-        """Each kind (surrogate, acquisition, ...) must be registered in this process (a plug-in registers its own)."""
-        _check(self.select_acquisition == "" or self.select_acquisition in ACQUISITIONS, "select_acquisition",
-               f"one of {', '.join(ACQUISITIONS.names())} or \"\" (the sampler's)", self)
-        for registry in (SURROGATES, ACQUISITIONS, RESAMPLERS, TEMPERING_SCHEDULES, SELECTIONS):
-            registry.check(getattr(self, registry.setting))
 
     # -- building ----------------------------------------------------------------------------------------------------
 
@@ -239,7 +237,16 @@ class CampaignSettings:
                               "upgrade oboptim")
         if check_kinds:
             return cls(**values)
-        return _UncheckedKinds(**values).checked_elsewhere()
+        # each kind not registered in this process is validated as its default, then put back
+        kinds = {registry.setting: registry for registry in _KIND_REGISTRIES}
+        kinds["select_acquisition"] = ACQUISITIONS
+        unregistered = {name: values[name] for name, registry in kinds.items()
+                        if values.get(name) and values[name] not in registry}
+        defaults = {f.name: f.default for f in fields(cls) if f.name in unregistered}
+        settings = cls(**{**values, **defaults})
+        for name, value in unregistered.items():
+            object.__setattr__(settings, name, value)
+        return settings
 
     def differences(self, overrides: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
         """``{key: (stored, given)}`` for every explicitly given (not None) value that differs from these settings."""
@@ -257,21 +264,6 @@ class CampaignSettings:
             resampling=self.resampling, ess_threshold=self.ess_threshold, tempering=self.tempering,
             gamma=self.gamma, guidance=self.guidance, particle_batch_size=particle_batch_size,
         )
-
-
-@dataclass(frozen=True)
-class _UncheckedKinds(CampaignSettings):
-    """Settings validated in every way but the kinds' registration (see :meth:`CampaignSettings.from_stored`)."""
-
-    def _check_kinds(self) -> None:
-        pass  # registered in the process that runs the campaign, maybe not in this one
-
-    def checked_elsewhere(self) -> CampaignSettings:
-        """The same values as a plain :class:`CampaignSettings` (equal to one read with its kinds checked)."""
-        settings = object.__new__(CampaignSettings)
-        for f in fields(self):
-            object.__setattr__(settings, f.name, getattr(self, f.name))
-        return settings
 
 
 def stored_budget(config: Mapping[str, Any], default: int) -> int:

@@ -7,6 +7,7 @@ once per process.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -27,6 +28,26 @@ def split_spec(spec: str, *, what: str) -> tuple[str, str]:
     if not target or not name:
         raise SpecError(f"{what} {spec!r} must look like path/to/file.py:NAME or module:NAME")
     return target, name
+
+
+def absolute_spec(spec: str) -> str:
+    """``spec`` with a ``file.py`` target named by its absolute path (``./lab.py:f`` and ``lab.py:f`` agree, and any
+    directory or worker process finds the same file); a ``module:NAME`` spec as it is."""
+    target, _, name = spec.rpartition(":")
+    if target.endswith(".py") and name:
+        return f"{Path(target).expanduser().resolve()}:{name}"
+    return spec
+
+
+def spec_file_digest(spec: str | None) -> str | None:
+    """SHA-256 of the bytes of a ``file.py:NAME`` spec's file (None for a module spec, or a file that is gone)."""
+    target = (spec or "").rpartition(":")[0]
+    if not target.endswith(".py"):
+        return None
+    try:
+        return hashlib.sha256(Path(target).read_bytes()).hexdigest()
+    except OSError:
+        return None
 
 
 def load_object(spec: str, *, what: str) -> Any:
@@ -76,4 +97,4 @@ def _import_module(name: str) -> Any:
             sys.path.remove(cwd)
 
 
-__all__ = ["SpecError", "load_object", "split_spec"]
+__all__ = ["SpecError", "absolute_spec", "load_object", "spec_file_digest", "split_spec"]

@@ -11,7 +11,6 @@ JSON scalars stored with the campaign, so a resumed campaign rebuilds the same t
 from __future__ import annotations
 
 import ast
-import hashlib
 import importlib.util
 import inspect
 from collections.abc import Callable, Mapping, Sequence
@@ -21,7 +20,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from oboptim._registry import TASKS
-from oboptim._specs import SpecError, load_object
+from oboptim._specs import SpecError, absolute_spec, load_object, spec_file_digest
 
 if TYPE_CHECKING:
     import numpy as np
@@ -162,23 +161,8 @@ def load_task(spec: str, options: Mapping[str, Any] | None = None) -> Task:
     return _build(obj, spec, options)
 
 
-def canonical_spec(spec: str) -> str:
-    """``spec`` with a task file named by its absolute path (``./mytask.py:TASK`` and ``mytask.py:TASK`` agree)."""
-    target, _, name = spec.rpartition(":")
-    if target.endswith(".py") and name:
-        return f"{Path(target).expanduser().resolve()}:{name}"
-    return spec
-
-
-def task_file_digest(spec: str) -> str | None:
-    """SHA-256 of a task file's bytes (None for a built-in or module task, or a file that is gone)."""
-    target = spec.rpartition(":")[0]
-    if not target.endswith(".py"):
-        return None
-    try:
-        return hashlib.sha256(Path(target).read_bytes()).hexdigest()
-    except OSError:
-        return None
+canonical_spec = absolute_spec  # a task file is stored by its absolute path: any directory can resume the campaign
+task_file_digest = spec_file_digest  # a task file's SHA-256 (None for a built-in or module task)
 
 
 def task_options_of(spec: str) -> tuple[list[str], list[str]]:

@@ -23,7 +23,7 @@ from oboptim._settings import CampaignSettings, stored_budget
 from oboptim.errors import OboptimError
 from oboptim.oracles._outcome import Outcome
 from oboptim.sequences._space import SequenceSpace
-from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState
+from oboptim.storage._records import CampaignRecord, TrialRecord, TrialState, queried_count
 from oboptim.storage._store import Storage
 from oboptim.storage._validation import finite_value, valid_reason
 
@@ -148,7 +148,7 @@ class CampaignView:
     def finished_count(self) -> int:
         """Trials that spent an oracle query: completed or failed."""
         counts = self.storage.count_trials(self.id)
-        return counts[TrialState.COMPLETED] + counts[TrialState.FAILED]
+        return queried_count(counts)
 
     def summary(self) -> CampaignSummary:
         """Counts, budget, rounds and the best value, read without loading any candidate."""
@@ -163,7 +163,7 @@ class CampaignView:
         retried, reason = self._retries()
         return CampaignSummary(
             name=record.name, task=record.task, status=record.status, seed=record.seed, budget=self.budget,
-            finished=counts[TrialState.COMPLETED] + counts[TrialState.FAILED],
+            finished=queried_count(counts),
             counts={str(state): count for state, count in counts.items()}, held=self.storage.count_held(self.id),
             rounds=self.storage.count_rounds(self.id), best_value=None if best is None else best[1],
             best_trial=None if best is None else best[0], best_x=best_x, retried_batches=retried,

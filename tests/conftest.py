@@ -1,5 +1,6 @@
-"""Shared test settings, and the reliability counts that CI prints at the end of a run."""
+"""Shared test settings and fixtures, and the reliability counts that CI prints at the end of a run."""
 
+import os
 import signal
 
 import pytest
@@ -15,6 +16,18 @@ if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
 torch.set_num_threads(1)
 
 _RELIABILITY_LINES: list[str] = []
+POSTGRES_URL = os.environ.get("OBOPTIM_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request, tmp_path):
+    """A fresh SQLite file, or the PostgreSQL database CI provides (skipped, saying so, where none is set); for the
+    tests that run on both backends (a class of tests/storage defines its own)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    if not POSTGRES_URL:
+        pytest.skip("set OBOPTIM_TEST_POSTGRES_URL=postgresql://user@host/db to run this test on PostgreSQL")
+    return POSTGRES_URL
 
 
 @pytest.fixture

@@ -24,13 +24,11 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 from oboptim._registry import ORACLE_KINDS
-from oboptim._specs import SpecError, load_object, split_spec
+from oboptim._specs import SpecError, absolute_spec, load_object, spec_file_digest, split_spec
 from oboptim.errors import ConfigError
 
 ORACLE_KEY = "oracle"
@@ -77,15 +75,9 @@ class OracleIdentity:
         """Whether ``other`` names the same oracle (a file's contents are compared separately)."""
         return (self.kind, self.spec) == (other.kind, other.spec)
 
-    def file_changed(self) -> bool:
-        """Whether a file oracle's bytes differ from those remembered."""
-        if self.kind != "file" or self.sha256 is None:
-            return False
-        return file_sha256(self.spec) != self.sha256
-
     def with_current_file(self) -> OracleIdentity:
         """This identity with the file's SHA-256 as it is now (a file oracle); other kinds unchanged."""
-        return OracleIdentity(self.kind, self.spec, file_sha256(self.spec)) if self.kind == "file" else self
+        return OracleIdentity(self.kind, self.spec, spec_file_digest(self.spec)) if self.kind == "file" else self
 
     def arguments(self) -> tuple[Any, str | None]:
         """``(oracle, oracle_command)`` for :meth:`oboptim.Campaign.run` that rebuild this oracle.
@@ -131,26 +123,16 @@ def identify(oracle: Any = None, command: str | None = None, task: Any = None) -
         if oracle in ORACLE_KINDS:
             return OracleIdentity("kind", oracle)
         try:
-            target, function = split_spec(oracle, what="oracle")
+            target, _ = split_spec(oracle, what="oracle")
         except SpecError:
             return OracleIdentity("function", oracle)  # resolve_oracle gives the one-line error
         if target.endswith(".py"):
-            path = str(Path(target).expanduser().resolve())
-            spec = f"{path}:{function}"
-            return OracleIdentity("file", spec, file_sha256(spec))
+            spec = absolute_spec(oracle)
+            return OracleIdentity("file", spec, spec_file_digest(spec))
         return OracleIdentity("function", oracle)
     target = oracle if callable(oracle) and hasattr(oracle, "__qualname__") else type(oracle)
     module = getattr(target, "__module__", None) or ""
     return OracleIdentity("python", f"{module}:{getattr(target, '__qualname__', type(oracle).__name__)}")
 
 
-def file_sha256(spec: str | None) -> str | None:
-    """SHA-256 of the file of a ``path/file.py:function`` spec (None when it cannot be read)."""
-    target = (spec or "").rpartition(":")[0]
-    try:
-        return hashlib.sha256(Path(target).read_bytes()).hexdigest()
-    except OSError:
-        return None
-
-
-__all__ = ["ORACLE_CHANGES_KEY", "ORACLE_KEY", "OracleIdentity", "file_sha256", "identify"]
+__all__ = ["ORACLE_CHANGES_KEY", "ORACLE_KEY", "OracleIdentity", "identify"]

@@ -23,11 +23,10 @@ What an oracle kind needs from its campaign comes in an explicit :class:`OracleC
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from oboptim._registry import ORACLE_KINDS
-from oboptim._specs import SpecError, load_object, split_spec
+from oboptim._specs import SpecError, absolute_spec, load_object
 from oboptim.errors import OboptimError
 from oboptim.oracles._base import Oracle
 from oboptim.oracles._callable import CallableOracle
@@ -94,14 +93,8 @@ def _oracle_from_string(spec: str, context: OracleContext) -> Oracle:
     if isinstance(loaded, type) and issubclass(loaded, Oracle):
         return loaded()
     if callable(loaded):  # user code named by a spec: run in a worker process that the timeout can stop
-        return CallableOracle(loaded, name=spec, timeout=context.timeout, spec=_absolute_spec(spec))
+        return CallableOracle(loaded, name=spec, timeout=context.timeout, spec=absolute_spec(spec))
     raise OracleSpecError(f"oracle {spec!r} is a {type(loaded).__name__}, not a function: {_accepted_forms(task)}")
-
-
-def _absolute_spec(spec: str) -> str:
-    """``spec`` with a ``file.py`` target made absolute, so that a worker process finds the same file."""
-    target, name = split_spec(spec, what="oracle")
-    return f"{Path(target).expanduser().resolve()}:{name}" if target.endswith(".py") else spec
 
 
 def _accepted_forms(task: Any = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -39,6 +40,13 @@ class TrialState(str, Enum):
 
 ALL_STATES = tuple(TrialState)
 FINISHED_STATES = frozenset({TrialState.COMPLETED, TrialState.FAILED, TrialState.ABANDONED})
+
+ASKED_PREFIX = "ask:"  # holder of trials asked for someone (`oboptim ask`): ask:HOST:PID, or the asker's own label
+
+
+def queried_count(counts: Mapping[str, int]) -> int:
+    """Trials that spent an oracle query (completed or failed), from trial counts by state."""
+    return counts.get(TrialState.COMPLETED, 0) + counts.get(TrialState.FAILED, 0)
 
 CAMPAIGN_ACTIVE = "active"
 CAMPAIGN_FINISHED = "finished"

@@ -47,6 +47,7 @@ from oboptim.storage._models import (
 )
 from oboptim.storage._records import (
     ALL_STATES,
+    ASKED_PREFIX,
     CAMPAIGN_ACTIVE,
     CAMPAIGN_STATUSES,
     FINISHED_STATES,
@@ -81,7 +82,6 @@ from oboptim.storage._validation import (
 if TYPE_CHECKING:
     import numpy as np
 
-ASKED_PREFIX = "ask:"  # the holder of trials asked with `oboptim ask` (as oboptim._campaign.ASKED_PREFIX)
 FORCED = "tell --force"
 """What a trial told by hand over a run says: its worker becomes ``tell --force over WORKER``, its rater
 ``tell --force``."""

@@ -24,7 +24,6 @@ pytestmark = [pytest.mark.process, pytest.mark.cluster]
 
 HERE = Path(__file__).parent
 TASK = f"{HERE / 'slow_task.py'}:TASK"
-POSTGRES_URL = os.environ.get("OBOPTIM_TEST_POSTGRES_URL")
 START_TIMEOUT_S = 120.0  # imports, the first round and the workers' start on a busy 2-core machine
 IDLE_BEFORE_SIGNAL_S = 1.3  # the last value came back this long before the signal: the driver is proposing
 
@@ -42,16 +41,6 @@ def measure(x):
         log.write("".join(f"{row.tobytes().hex()} {value!r} {time.time()!r}\\n" for row, value in zip(x, values)))
     return values
 '''
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage_url(request, tmp_path):
-    """A fresh SQLite file, or the PostgreSQL database CI provides (skipped, saying so, where none is set)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'runs.db'}"
-    if not POSTGRES_URL:
-        pytest.skip("set OBOPTIM_TEST_POSTGRES_URL=postgresql://user@host/db to run this test on PostgreSQL")
-    return POSTGRES_URL
 
 
 class Run:
@@ -172,44 +161,55 @@ def kill_all(pids: set[int]) -> None:
             pass
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads process trees from /proc")
-def test_ctrl_c_while_proposing_keeps_every_returned_value_and_prints_no_worker_traceback(tmp_path, storage_url):
-    run = Run(tmp_path, storage_url, "process:2")
+def signal_while_proposing(run: Run, send, then) -> float:
+    """Start ``run``, ``send(process)`` a signal once it is busy proposing, then ``then(process, below, sent_at)``
+    (``below``: the driver's descendants just before the signal); whatever the run started is killed at the end.
+    Returns when the signal was sent."""
     process = run.start()
     below: set[int] = set()
     try:
         run.wait_until_busy_proposing(process)
         below = descendants(process.pid)
         signalled_at = time.time()
-        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground process group
+        send(process)
+        then(process, below, signalled_at)
+    finally:
+        process.kill()
+        kill_all(below | descendants(process.pid))
+    return signalled_at
+
+
+def ctrl_c(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground process group
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads process trees from /proc")
+def test_ctrl_c_while_proposing_keeps_every_returned_value_and_prints_no_worker_traceback(tmp_path, storage_url):
+    run = Run(tmp_path, storage_url, "process:2")
+
+    def then(process, below, signalled_at):
         assert process.wait(timeout=60) == 130, run.stderr.read_text()
         run.check_nothing_returned_was_lost(signalled_at)
         stderr = run.stderr.read_text()
         assert "interrupted" in stderr and "Traceback" not in stderr, stderr
         assert alive_after(below, 10.0) == {}
-    finally:
-        process.kill()
-        kill_all(below | descendants(process.pid))
+
+    signalled_at = signal_while_proposing(run, ctrl_c, then)
     run.resume_and_check_nothing_is_queried_twice(signalled_at)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads process trees from /proc")
 def test_kill_9_while_proposing_keeps_every_returned_value_and_leaves_no_process_behind(tmp_path, storage_url):
     run = Run(tmp_path, storage_url, "process:2")
-    process = run.start()
-    below: set[int] = set()
-    try:
-        run.wait_until_busy_proposing(process)
-        below = descendants(process.pid)
+
+    def then(process, below, signalled_at):
         assert len(below) >= 3, below  # the pool's workers (each with its oracle worker) and its resource tracker
-        signalled_at = time.time()
-        process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         run.check_nothing_returned_was_lost(signalled_at)
         left = alive_after(below, 10.0)
         assert left == {}, f"processes of the killed driver still alive 10 s later: {left}"
-    finally:
-        kill_all(below)
+
+    signalled_at = signal_while_proposing(run, lambda process: process.send_signal(signal.SIGKILL), then)
     run.resume_and_check_nothing_is_queried_twice(signalled_at)
 
 
@@ -217,16 +217,10 @@ def test_kill_9_while_proposing_keeps_every_returned_value_and_leaves_no_process
 def test_ray_ctrl_c_while_proposing_keeps_every_returned_value(tmp_path):
     pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'oboptim[ray]'")
     run = Run(tmp_path, f"sqlite:///{tmp_path / 'runs.db'}", "ray:2")
-    process = run.start()
-    below: set[int] = set()
-    try:
-        run.wait_until_busy_proposing(process)
-        below = descendants(process.pid)
-        signalled_at = time.time()
-        os.killpg(process.pid, signal.SIGINT)
+
+    def then(process, below, signalled_at):
         assert process.wait(timeout=60) == 130, run.stderr.read_text()
         run.check_nothing_returned_was_lost(signalled_at)
-    finally:
-        process.kill()
-        kill_all(below | descendants(process.pid))
+
+    signalled_at = signal_while_proposing(run, ctrl_c, then)
     run.resume_and_check_nothing_is_queried_twice(signalled_at)
