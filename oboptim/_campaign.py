@@ -37,12 +37,11 @@ from oboptim._outcomes import record_outcomes
 from oboptim._preflight import check_proposal_settings
 from oboptim._proposal import History, propose
 from oboptim._records import SMC, RoundDiagnostics
-from oboptim._registry import ORACLE_KINDS
 from oboptim._settings import CampaignSettings
 from oboptim._task import Task, canonical_spec, load_task, task_file_digest, task_options_of
 from oboptim._view import DEFAULT_BUDGET, CampaignView
 from oboptim.errors import ConfigError, SpaceExhausted
-from oboptim.executors._base import Executor, ExecutorError, OracleRecipe, parse_executor
+from oboptim.executors._base import Executor, ExecutorError, OracleRecipe, check_oracle_can_travel, parse_executor
 from oboptim.oracles._base import Oracle
 from oboptim.oracles._context import DEFAULT_ORACLE_TIMEOUT_S, OracleContext
 from oboptim.oracles._identity import ORACLE_CHANGES_KEY, ORACLE_KEY, OracleIdentity, identify
@@ -408,8 +407,7 @@ class Campaign(CampaignView):
 
     def _oracle_recipe(self, oracle, command, timeout, retries, batch_retries, backoff) -> OracleRecipe:
         """What an executor's workers need to build this campaign's oracle; a one-line error if they cannot."""
-        if isinstance(oracle, str) and oracle in ORACLE_KINDS:
-            raise ExecutorError(f"--oracle {oracle} asks a person, in this process: run it without --executor")
+        check_oracle_can_travel(oracle)
         if oracle is not None and not isinstance(oracle, str):
             try:
                 pickle.dumps(oracle)

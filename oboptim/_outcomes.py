@@ -12,11 +12,11 @@ It needs only the storage, not the task or its prior, so telling a value costs n
 from __future__ import annotations
 
 import math
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from statistics import fmean
 
 from oboptim._records import GapSummary, Provenance
+from oboptim._text import print_to_stderr
 from oboptim.oracles._outcome import Outcome
 from oboptim.storage._errors import TrialConflictError
 from oboptim.storage._records import TrialRecord, TrialState
@@ -58,7 +58,7 @@ def record_outcomes(storage: Storage, campaign_id: int, outcomes: Sequence[tuple
             if not skip_conflicts:
                 raise
             records.append(None)
-            _say_if_forced(storage, campaign_id, trial_id, outcome, on_dropped or _print_to_stderr)
+            _say_if_forced(storage, campaign_id, trial_id, outcome, on_dropped or print_to_stderr)
     update_gaps(storage, campaign_id, [r.round for r in records if r is not None and r.state == TrialState.COMPLETED])
     _count_retries(storage, campaign_id, outcomes, records)
     return records
@@ -89,10 +89,6 @@ def _count_retries(storage: Storage, campaign_id: int, outcomes: Sequence[tuple[
         reason = list(events.values())[-1]
         storage.update_round_diagnostics(campaign_id, round_index, {"retry_reason": reason},
                                          increments={"retried_batches": len(events)})
-
-
-def _print_to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 def _write(storage: Storage, campaign_id: int, trial_id: int, outcome: Outcome, *, sem: float | None = None,

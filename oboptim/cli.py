@@ -420,11 +420,10 @@ def _check_before_storage(task, task_options, oracle, executor) -> None:
     """What can be judged before the database is opened: the executor spec, an oracle that cannot run on one, and
     the task's options (a task file or module is loaded with them: a bad value is one line, and no campaign)."""
     if executor is not None:
-        from oboptim.executors._base import ExecutorError, parse_executor
+        from oboptim.executors._base import check_oracle_can_travel, parse_executor
 
         parse_executor(executor)  # process:0, thread:2, ray:x
-        if oracle in ORACLE_KINDS:
-            raise ExecutorError(f"--oracle {oracle} asks a person, in this process: run it without --executor")
+        check_oracle_can_travel(oracle)
     if task is not None and task_options:
         from oboptim._campaign import _task_for_new_campaign
 

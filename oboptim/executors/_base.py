@@ -130,6 +130,15 @@ class Executor(ABC):
         self.close()
 
 
+def check_oracle_can_travel(oracle: Any) -> None:
+    """:class:`ExecutorError` for an oracle that asks a person (an oracle kind such as ``human``): it answers in the
+    driver's process, never on an executor's workers."""
+    from oboptim._registry import ORACLE_KINDS
+
+    if isinstance(oracle, str) and oracle in ORACLE_KINDS:
+        raise ExecutorError(f"--oracle {oracle} asks a person, in this process: run it without --executor")
+
+
 def parse_executor(spec: str | Executor | None) -> Executor | None:
     """An executor from ``process:N``, ``ray``, ``ray:N`` (N local CPUs) or ``ray://HOST:PORT``; None stays None."""
     from oboptim._registry import EXECUTORS
@@ -144,4 +153,4 @@ def parse_executor(spec: str | Executor | None) -> Executor | None:
     return EXECUTORS.get(kind)(argument or None)
 
 
-__all__ = ["Executor", "ExecutorError", "OracleRecipe", "evaluate_one", "parse_executor"]
+__all__ = ["Executor", "ExecutorError", "OracleRecipe", "check_oracle_can_travel", "evaluate_one", "parse_executor"]

@@ -17,13 +17,13 @@ burn a budget, but only once enough trials have finished that one bad batch cann
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
 import numpy as np
 
+from oboptim._text import print_to_stderr
 from oboptim.errors import OboptimError
 from oboptim.oracles._base import Oracle, check_batch, describe_exception
 from oboptim.oracles._outcome import OracleInterrupted, Outcome, TransientFailure
@@ -65,7 +65,7 @@ def evaluate_with_retries(oracle: Oracle, trial_ids: Sequence[int], xs: np.ndarr
     if retries < 0 or batch_retries < 0:
         raise ValueError(f"retries and batch_retries must be >= 0, got {retries} and {batch_retries}")
     ids, xs = check_batch(trial_ids, xs)
-    say = _print_to_stderr if on_retry is None else on_retry
+    say = print_to_stderr if on_retry is None else on_retry
     plan = _RetryPlan(retries, batch_retries)
     outcomes: list[Outcome] = []
     asked = list(range(len(ids)))  # the trials of the attempt under way
@@ -131,10 +131,6 @@ def describe_ids(ids: Sequence[int], most: int = 6) -> str:
         rest = sum(len(run) for run in runs[most:])
         parts = [*parts[:most], f"{rest} more"]
     return ", ".join(parts)
-
-
-def _print_to_stderr(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
 
 
 class _RetryPlan:

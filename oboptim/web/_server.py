@@ -10,12 +10,12 @@ import errno
 import ipaddress
 import secrets
 import socket
-import sys
 import webbrowser
 from collections.abc import Callable
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from oboptim._text import print_to_stderr
 from oboptim.errors import OboptimError
 from oboptim.web._app import create_app
 
@@ -75,7 +75,7 @@ def serve(storage_url: str | None, name: str, host: str = DEFAULT_HOST, port: in
         token = url.partition("?token=")[2]
         for address in network_hosts(host):
             echo(f"  from other machines: {_page_url(address, server.port, token)}")
-        (warn or _print_to_stderr)(
+        (warn or print_to_stderr)(
             f"warning: the rating page listens on {host or '0.0.0.0'}, so it is reachable from the network: anyone "
             "with the URL can rate. Use --host 127.0.0.1 to keep it on this machine.")
     echo("anyone with this URL can rate; press Ctrl-C to stop")
@@ -142,10 +142,6 @@ def _is_loopback_address(text: str) -> bool:
 
 def _page_url(url_host: str, port: int, token: str) -> str:
     return f"http://{url_host}:{port}/?token={token}"
-
-
-def _print_to_stderr(line: str) -> None:
-    print(line, file=sys.stderr)
 
 
 def _url_host(host: str) -> str:
